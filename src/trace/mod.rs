@@ -1,0 +1,6 @@
+//! Tensor-parallel sub-layer traces: schema, loading and validation,
+//! generators, importers.
+
+pub mod schema;
+
+pub use schema::{DeviceOverride, Dtype, GemmOp, Op, Trace, TRACE_VERSION};
