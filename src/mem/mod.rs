@@ -9,3 +9,12 @@ pub mod request;
 pub mod scheduler;
 
 pub use request::{Completion, Op, Request, Stream, StreamClass};
+pub mod controller;
+pub mod stats;
+pub mod system;
+pub mod timing;
+
+pub use stats::MemStats;
+pub use system::{MemorySystem, Reject};
+pub mod trace_file;
+pub mod trace_replay;

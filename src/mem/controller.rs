@@ -1,0 +1,620 @@
+//! One channel's memory controller: read and write queues (updates share
+//! the write queue), write-drain watermarks, a command scheduler, stream
+//! arbitration, all-bank refresh, open- or closed-page policy, and the
+//! bank/bank-group/channel timing state.
+//!
+//! Event-driven: the controller computes the earliest cycle at which any
+//! queued request's next command (ACT, PRE, RD, WR, UPD) satisfies every
+//! timing constraint, picks among the requests ready in that cycle with the
+//! scheduler, and jumps there. That is the decision a controller ticking
+//! every cycle would take, because nothing changes between events: a new
+//! arrival makes the controller decide again. At most one command issues
+//! per cycle.
+
+use super::arbiter::{ArbInputs, ArbitrationPolicy, Grant};
+use super::request::{Op, Stream, StreamClass};
+use super::scheduler::{Candidate, Scheduler};
+use super::stats::ChannelStats;
+use super::timing::Timing;
+
+const NO_ROW: u32 = u32::MAX;
+
+#[derive(Debug, Clone)]
+struct Bank {
+    open_row: u32,
+    next_act: u64,
+    next_pre: u64,
+    next_rd: u64,
+    next_wr: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Group {
+    next_act: u64,
+    next_rd: u64,
+    next_wr: u64,
+}
+
+/// A queued request with its decoded coordinates.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Entry {
+    pub addr: u64,
+    pub tag: u64,
+    pub arrive: u64,
+    /// First cycle a command may issue for it (arrival + frontend latency).
+    pub ready: u64,
+    pub age: u64,
+    pub row: u32,
+    pub bank: u16,
+    pub group: u8,
+    pub op: Op,
+    pub stream: Stream,
+    /// Whether its row hit/miss/conflict has been counted.
+    pub classified: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cmd {
+    Act,
+    Pre,
+    Rd,
+    Wr,
+    Upd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Choice {
+    /// Command for entry `idx` of the active queue.
+    Request {
+        idx: usize,
+        cmd: Cmd,
+    },
+    /// Precharge all banks ahead of a refresh.
+    PrechargeAll,
+    Refresh,
+}
+
+/// A served request, as the memory system sees it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Served {
+    pub addr: u64,
+    pub tag: u64,
+    pub op: Op,
+    pub stream: Stream,
+    pub arrive: u64,
+    /// Cycle the column command issued (DRAM order of data effects).
+    pub issue: u64,
+    pub done: u64,
+}
+
+/// Controller configuration resolved from [`crate::config::MemConfig`].
+#[derive(Debug)]
+pub(crate) struct ChannelParams {
+    pub timing: Timing,
+    pub bank_groups: u32,
+    pub banks_per_group: u32,
+    pub read_cap: usize,
+    pub write_cap: usize,
+    pub write_high: usize,
+    pub write_low: usize,
+    pub refresh: bool,
+    pub closed_page: bool,
+    pub frontend_latency: u64,
+    pub access_bytes: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Channel {
+    p: ChannelParams,
+    banks: Vec<Bank>,
+    groups: Vec<Group>,
+    ch_next_act: u64,
+    ch_next_rd: u64,
+    ch_next_wr: u64,
+    faw: [u64; 4],
+    faw_pos: usize,
+    readq: Vec<Entry>,
+    writeq: Vec<Entry>,
+    draining: bool,
+    refresh_due: u64,
+    /// No command before this cycle (one command per cycle, and decisions
+    /// never go back before the last event).
+    floor: u64,
+    compute_queued: u32,
+    comm_queued: u32,
+    /// Cycle from which the oldest communication request has gone unserved.
+    comm_since: u64,
+    next_age: u64,
+    arbiter: Box<dyn ArbitrationPolicy>,
+    scheduler: Box<dyn Scheduler>,
+    decision: Option<(u64, Choice)>,
+    dirty: bool,
+    occ_last: u64,
+    pending_hit: Vec<bool>,
+    pub stats: ChannelStats,
+}
+
+#[inline]
+fn max3(a: u64, b: u64, c: u64) -> u64 {
+    a.max(b).max(c)
+}
+
+impl Channel {
+    pub fn new(
+        p: ChannelParams,
+        arbiter: Box<dyn ArbitrationPolicy>,
+        scheduler: Box<dyn Scheduler>,
+    ) -> Channel {
+        let nb = (p.bank_groups * p.banks_per_group) as usize;
+        let bank = Bank {
+            open_row: NO_ROW,
+            next_act: 0,
+            next_pre: 0,
+            next_rd: 0,
+            next_wr: 0,
+        };
+        Channel {
+            banks: vec![bank; nb],
+            groups: vec![Group::default(); p.bank_groups as usize],
+            ch_next_act: 0,
+            ch_next_rd: 0,
+            ch_next_wr: 0,
+            // Four ACTs "long ago" so the first four are not held by tFAW.
+            faw: [0; 4],
+            faw_pos: 0,
+            readq: Vec::with_capacity(p.read_cap),
+            writeq: Vec::with_capacity(p.write_cap),
+            draining: false,
+            refresh_due: if p.refresh { p.timing.refi } else { u64::MAX },
+            floor: 0,
+            compute_queued: 0,
+            comm_queued: 0,
+            comm_since: 0,
+            next_age: 0,
+            arbiter,
+            scheduler,
+            decision: None,
+            dirty: true,
+            occ_last: 0,
+            pending_hit: vec![false; nb],
+            stats: ChannelStats::default(),
+            p,
+        }
+    }
+
+    pub fn arbiter_mut(&mut self) -> &mut dyn ArbitrationPolicy {
+        self.dirty = true;
+        self.arbiter.as_mut()
+    }
+
+    pub fn arbiter(&self) -> &dyn ArbitrationPolicy {
+        self.arbiter.as_ref()
+    }
+
+    #[inline]
+    pub fn can_accept(&self, op: Op) -> bool {
+        match op {
+            Op::Read => self.readq.len() < self.p.read_cap,
+            Op::Write | Op::Update => self.writeq.len() < self.p.write_cap,
+        }
+    }
+
+    pub fn queued(&self) -> usize {
+        self.readq.len() + self.writeq.len()
+    }
+
+    pub fn is_idle(&self) -> bool {
+        self.readq.is_empty() && self.writeq.is_empty()
+    }
+
+    #[inline]
+    fn account_occupancy(&mut self, now: u64) {
+        if now > self.occ_last {
+            let dt = now - self.occ_last;
+            self.stats.occupancy_compute_cycles += self.compute_queued as u64 * dt;
+            self.stats.occupancy_comm_cycles += self.comm_queued as u64 * dt;
+            self.occ_last = now;
+        }
+    }
+
+    /// Queues a request arriving at `now` (caller checked `can_accept`).
+    /// `row`, `bank` (index within the channel) and `group` are decoded.
+    #[allow(clippy::too_many_arguments)]
+    pub fn enqueue(
+        &mut self,
+        now: u64,
+        addr: u64,
+        tag: u64,
+        op: Op,
+        stream: Stream,
+        row: u32,
+        bank: u16,
+        group: u8,
+    ) {
+        self.account_occupancy(now);
+        let e = Entry {
+            addr,
+            tag,
+            arrive: now,
+            ready: now + self.p.frontend_latency,
+            age: self.next_age,
+            row,
+            bank,
+            group,
+            op,
+            stream,
+            classified: false,
+        };
+        self.next_age += 1;
+        match stream.class() {
+            StreamClass::Compute => self.compute_queued += 1,
+            StreamClass::Comm => {
+                if self.comm_queued == 0 {
+                    self.comm_since = now;
+                }
+                self.comm_queued += 1;
+            }
+        }
+        match op {
+            Op::Read => self.readq.push(e),
+            Op::Write | Op::Update => self.writeq.push(e),
+        }
+        self.floor = self.floor.max(now);
+        self.update_mode();
+        self.dirty = true;
+    }
+
+    fn update_mode(&mut self) {
+        let w = self.writeq.len();
+        if self.draining {
+            if w == 0 || (w <= self.p.write_low && !self.readq.is_empty()) {
+                self.draining = false;
+            }
+        } else if w >= self.p.write_high || (self.readq.is_empty() && w > 0) {
+            self.draining = true;
+        }
+    }
+
+    /// Cycle of the next command, if any (refresh counts).
+    #[inline]
+    pub fn next_time(&mut self) -> Option<u64> {
+        if self.dirty {
+            self.decision = self.decide();
+            self.dirty = false;
+        }
+        self.decision.map(|d| d.0)
+    }
+
+    fn refresh_choice(&self) -> (u64, Choice) {
+        let base = self.floor.max(self.refresh_due);
+        let mut any_open = false;
+        let mut pre_t = base;
+        let mut act_t = base;
+        for b in &self.banks {
+            if b.open_row != NO_ROW {
+                any_open = true;
+                pre_t = pre_t.max(b.next_pre);
+            }
+            act_t = act_t.max(b.next_act);
+        }
+        if any_open {
+            (pre_t, Choice::PrechargeAll)
+        } else {
+            (act_t, Choice::Refresh)
+        }
+    }
+
+    fn decide(&mut self) -> Option<(u64, Choice)> {
+        let queue = if self.draining {
+            &self.writeq
+        } else {
+            &self.readq
+        };
+        if queue.is_empty() {
+            return if self.p.refresh {
+                Some(self.refresh_choice())
+            } else {
+                None
+            };
+        }
+        let t = &self.p.timing;
+        let faw_ready = self.faw[self.faw_pos] + t.faw;
+        for f in self.pending_hit.iter_mut() {
+            *f = false;
+        }
+        for e in queue.iter() {
+            if self.banks[e.bank as usize].open_row == e.row {
+                self.pending_hit[e.bank as usize] = true;
+            }
+        }
+        // Pass 1: earliest command time of every request.
+        let mut t_all = u64::MAX;
+        let mut t_compute = u64::MAX;
+        let ready_of = |e: &Entry| -> Option<(u64, Cmd)> {
+            let b = &self.banks[e.bank as usize];
+            let g = &self.groups[e.group as usize];
+            let (cmd, at) = if b.open_row == e.row {
+                match e.op {
+                    Op::Read => (Cmd::Rd, max3(b.next_rd, g.next_rd, self.ch_next_rd)),
+                    Op::Write => (Cmd::Wr, max3(b.next_wr, g.next_wr, self.ch_next_wr)),
+                    Op::Update => (
+                        Cmd::Upd,
+                        max3(b.next_rd, g.next_rd, self.ch_next_wr)
+                            .max(b.next_wr.saturating_sub(t.upd_read_to_write)),
+                    ),
+                }
+            } else if b.open_row == NO_ROW {
+                (
+                    Cmd::Act,
+                    max3(b.next_act, g.next_act, self.ch_next_act).max(faw_ready),
+                )
+            } else if self.pending_hit[e.bank as usize] {
+                // Keep the row open while queued requests still hit it.
+                return None;
+            } else {
+                (Cmd::Pre, b.next_pre)
+            };
+            Some((max3(at, e.ready, self.floor), cmd))
+        };
+        let (mut compute_active, mut comm_active) = (false, false);
+        for e in queue.iter() {
+            let compute = e.stream.class() == StreamClass::Compute;
+            compute_active |= compute;
+            comm_active |= !compute;
+            if let Some((at, _)) = ready_of(e) {
+                t_all = t_all.min(at);
+                if compute {
+                    t_compute = t_compute.min(at);
+                }
+            }
+        }
+        if t_all == u64::MAX {
+            // Unreachable: a request to a bank whose row stays open is a hit
+            // itself. Kept total.
+            return Some(self.refresh_choice());
+        }
+        // The arbiter sees what it can choose from (the active queue) and
+        // the controller's total occupancy.
+        let occupancy = (self.readq.len() + self.writeq.len()) as u32;
+        let comm_since = self.comm_since;
+        let arb_in = |at: u64| ArbInputs {
+            compute_waiting: compute_active,
+            comm_waiting: comm_active,
+            occupancy,
+            starve_cycles: if comm_active {
+                at.saturating_sub(comm_since)
+            } else {
+                0
+            },
+        };
+        let mut at = t_all;
+        let mut grant = self.arbiter.grant(&arb_in(at));
+        if grant == Grant::ComputeOnly {
+            // Comm is held back: decide at the first compute command or at
+            // the cycle starvation forces comm through, whichever is first.
+            // For a fixed queue the grant only relaxes as time passes, so
+            // the flip is found by bisection.
+            let mut next = t_compute;
+            let hi0 = t_compute.min(at.saturating_add(1 << 40));
+            if self.arbiter.grant(&arb_in(hi0)) != Grant::ComputeOnly {
+                let (mut lo, mut hi) = (at, hi0);
+                while lo < hi {
+                    let mid = lo + (hi - lo) / 2;
+                    if self.arbiter.grant(&arb_in(mid)) == Grant::ComputeOnly {
+                        lo = mid + 1;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                next = next.min(lo);
+            }
+            self.stats.arb_stall_cycles += next - at;
+            at = next;
+            grant = self.arbiter.grant(&arb_in(at));
+        }
+        // Pass 2: among eligible requests ready at `at`, the scheduler's
+        // favourite.
+        let mut best: Option<(usize, Cmd, Candidate)> = None;
+        for (i, e) in queue.iter().enumerate() {
+            if grant == Grant::ComputeOnly && e.stream.class() == StreamClass::Comm {
+                continue;
+            }
+            let Some((r, cmd)) = ready_of(e) else {
+                continue;
+            };
+            if r > at {
+                continue;
+            }
+            let c = Candidate {
+                row_hit: matches!(cmd, Cmd::Rd | Cmd::Wr | Cmd::Upd),
+                age: e.age,
+                class: e.stream.class(),
+            };
+            if best
+                .as_ref()
+                .is_none_or(|(_, _, b)| self.scheduler.before(grant, &c, b))
+            {
+                best = Some((i, cmd, c));
+            }
+        }
+        let (idx, cmd, _) = best?;
+        if self.p.refresh && self.refresh_due <= at {
+            return Some(self.refresh_choice());
+        }
+        Some((at, Choice::Request { idx, cmd }))
+    }
+
+    /// Issues the pending decision. Returns its cycle; a served request is
+    /// pushed to `out`.
+    pub fn issue(&mut self, out: &mut Vec<Served>) -> Option<u64> {
+        self.next_time()?;
+        let (at, choice) = self.decision.take()?;
+        self.dirty = true;
+        self.account_occupancy(at);
+        self.floor = at + 1;
+        self.stats.last_cycle = at;
+        match choice {
+            Choice::PrechargeAll => {
+                let trp = self.p.timing.pre_to_act;
+                for b in &mut self.banks {
+                    if b.open_row != NO_ROW {
+                        b.open_row = NO_ROW;
+                        b.next_act = b.next_act.max(at + trp);
+                        self.stats.precharges += 1;
+                    }
+                }
+            }
+            Choice::Refresh => {
+                let rfc = self.p.timing.rfc;
+                for b in &mut self.banks {
+                    b.next_act = b.next_act.max(at + rfc);
+                }
+                self.stats.refreshes += 1;
+                self.refresh_due += self.p.timing.refi;
+            }
+            Choice::Request { idx, cmd } => self.issue_request(at, idx, cmd, out),
+        }
+        Some(at)
+    }
+
+    fn issue_request(&mut self, at: u64, idx: usize, cmd: Cmd, out: &mut Vec<Served>) {
+        let t = &self.p.timing;
+        let queue = if self.draining {
+            &mut self.writeq
+        } else {
+            &mut self.readq
+        };
+        let e = &mut queue[idx];
+        let bi = e.bank as usize;
+        let gi = e.group as usize;
+        if !e.classified {
+            e.classified = true;
+            match cmd {
+                Cmd::Act => self.stats.row_misses += 1,
+                Cmd::Pre => self.stats.row_conflicts += 1,
+                _ => self.stats.row_hits += 1,
+            }
+        }
+        let b = &mut self.banks[bi];
+        let g = &mut self.groups[gi];
+        match cmd {
+            Cmd::Act => {
+                b.open_row = e.row;
+                b.next_rd = b.next_rd.max(at + t.act_to_rd);
+                b.next_wr = b.next_wr.max(at + t.act_to_wr);
+                b.next_pre = b.next_pre.max(at + t.act_to_pre);
+                b.next_act = b.next_act.max(at + t.act_to_act_same_bank);
+                g.next_act = g.next_act.max(at + t.rrd_l);
+                self.ch_next_act = self.ch_next_act.max(at + t.rrd_s);
+                self.faw[self.faw_pos] = at;
+                self.faw_pos = (self.faw_pos + 1) % 4;
+                self.stats.activates += 1;
+                return;
+            }
+            Cmd::Pre => {
+                b.open_row = NO_ROW;
+                b.next_act = b.next_act.max(at + t.pre_to_act);
+                self.stats.precharges += 1;
+                return;
+            }
+            Cmd::Rd => {
+                b.next_pre = b.next_pre.max(at + t.rd_to_pre);
+                g.next_rd = g.next_rd.max(at + t.rd_to_rd_l);
+                g.next_wr = g.next_wr.max(at + t.rd_to_wr);
+                self.ch_next_rd = self.ch_next_rd.max(at + t.rd_to_rd_s);
+                self.ch_next_wr = self.ch_next_wr.max(at + t.rd_to_wr);
+                self.stats.reads += 1;
+            }
+            Cmd::Wr => {
+                b.next_pre = b.next_pre.max(at + t.wr_to_pre);
+                g.next_wr = g.next_wr.max(at + t.wr_to_wr_l);
+                g.next_rd = g.next_rd.max(at + t.wr_to_rd_l);
+                self.ch_next_wr = self.ch_next_wr.max(at + t.wr_to_wr_s);
+                self.ch_next_rd = self.ch_next_rd.max(at + t.wr_to_rd_s);
+                self.stats.writes += 1;
+            }
+            Cmd::Upd => {
+                b.next_pre = b.next_pre.max(at + t.upd_to_pre);
+                b.next_wr = b.next_wr.max(at + t.upd_to_col_l);
+                b.next_rd = b.next_rd.max(at + t.upd_to_rd_l);
+                g.next_wr = g.next_wr.max(at + t.upd_to_col_l);
+                g.next_rd = g.next_rd.max(at + t.upd_to_rd_l);
+                // The operand crosses the bus like write data.
+                self.ch_next_wr = self.ch_next_wr.max(at + t.wr_to_wr_s);
+                self.ch_next_rd = self.ch_next_rd.max(at + t.wr_to_rd_s);
+                self.stats.updates += 1;
+            }
+        }
+        // A column command serves the request.
+        let e = queue.swap_remove(idx);
+        let done = at
+            + match cmd {
+                Cmd::Rd => t.cl + t.burst,
+                Cmd::Wr => t.cwl + t.burst,
+                _ => t.upd_done,
+            };
+        self.stats.bytes += self.p.access_bytes;
+        self.stats.bus_busy_cycles += t.burst;
+        match e.stream.class() {
+            StreamClass::Compute => self.compute_queued -= 1,
+            StreamClass::Comm => {
+                self.comm_queued -= 1;
+                self.comm_since = at + 1;
+            }
+        }
+        if self.p.closed_page {
+            let still_hit = queue.iter().any(|o| o.bank == e.bank && o.row == e.row);
+            if !still_hit {
+                let b = &mut self.banks[bi];
+                let pre_at = b.next_pre.max(at);
+                b.open_row = NO_ROW;
+                b.next_act = b.next_act.max(pre_at + t.pre_to_act);
+                self.stats.precharges += 1;
+            }
+        }
+        out.push(Served {
+            addr: e.addr,
+            tag: e.tag,
+            op: e.op,
+            stream: e.stream,
+            arrive: e.arrive,
+            issue: at,
+            done,
+        });
+        self.update_mode();
+    }
+
+    /// Issues every command scheduled before cycle `until`.
+    #[inline]
+    pub fn run_before(&mut self, until: u64, out: &mut Vec<Served>) {
+        while let Some(t) = self.next_time() {
+            if t >= until {
+                break;
+            }
+            self.issue(out);
+        }
+    }
+
+    /// Closes the occupancy integral at `now` (end of run).
+    pub fn finish(&mut self, now: u64) {
+        self.account_occupancy(now);
+    }
+
+    /// Communication requests ready but held back by arbitration are
+    /// counted as stall cycles by the caller-visible decision; this returns
+    /// a one-line state summary for deadlock reports.
+    pub fn describe(&self) -> String {
+        format!(
+            "readq {}/{} writeq {}/{} draining {} compute {} comm {} refresh_due {} floor {}",
+            self.readq.len(),
+            self.p.read_cap,
+            self.writeq.len(),
+            self.p.write_cap,
+            self.draining,
+            self.compute_queued,
+            self.comm_queued,
+            self.refresh_due,
+            self.floor
+        )
+    }
+}

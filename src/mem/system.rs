@@ -1,0 +1,357 @@
+//! The memory system of one device: an address map in front of one
+//! controller per (pseudo-)channel, in the DRAM clock domain.
+//!
+//! Driving it: `try_enqueue` requests at a DRAM cycle no earlier than the
+//! last one processed; `advance_before(t)` issues every command scheduled
+//! before cycle `t`; `step()` issues the single earliest command (to wait
+//! for a full queue to drain). Served requests come back through
+//! `drain_completions` with their completion cycle.
+//!
+//! Data values are optional: with [`MemorySystem::enable_data`] the system
+//! keeps a sparse backing store, writes store the caller's bytes, reads
+//! return them, and updates add FP16/BF16 lanes in place, each in the order
+//! the DRAM performs them.
+
+use super::address::AddressMap;
+use super::arbiter;
+use super::controller::{Channel, ChannelParams, Served};
+use super::nmc_alu::{self, Dtype};
+use super::request::{Completion, Op, Request};
+use super::scheduler;
+use super::stats::MemStats;
+use super::timing::Timing;
+use crate::config::MemConfig;
+use std::collections::HashMap;
+
+/// Why a request was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reject {
+    /// The channel's queue is full; retry after it drains.
+    QueueFull { channel: u32 },
+    /// The address lies beyond the capacity.
+    OutOfRange { addr: u64, capacity: u64 },
+}
+
+/// The sparse backing store and the payloads in flight.
+#[derive(Debug, Default)]
+struct DataStore {
+    dtype: Option<Dtype>,
+    lines: HashMap<u64, Box<[u8]>>,
+    pending: HashMap<u64, Box<[u8]>>,
+    read_back: HashMap<u64, Box<[u8]>>,
+}
+
+#[derive(Debug)]
+pub struct MemorySystem {
+    map: AddressMap,
+    channels: Vec<Channel>,
+    banks_per_group: u32,
+    access_bytes: u64,
+    served: Vec<Served>,
+    completions: Vec<Completion>,
+    stats: MemStats,
+    data: DataStore,
+    /// Last cycle a command was processed.
+    now: u64,
+}
+
+impl MemorySystem {
+    /// Builds the system from a validated config.
+    pub fn new(cfg: &MemConfig) -> Result<MemorySystem, String> {
+        let map = AddressMap::parse(&cfg.mapping, cfg)?;
+        let k = &cfg.controller;
+        let timing = Timing::new(&cfg.timing, &cfg.nmc);
+        let pct = |p: u32| ((k.write_queue as u64 * p as u64).div_ceil(100)).max(1) as usize;
+        let mut channels = Vec::new();
+        for _ in 0..cfg.channels() {
+            let arb = arbiter::build(
+                &k.arbitration,
+                k.mca_threshold,
+                k.read_queue + k.write_queue,
+                k.starvation_limit_cycles,
+            )
+            .ok_or_else(|| format!("unknown arbitration `{}`", k.arbitration))?;
+            let sched = scheduler::build(&k.scheduler)
+                .ok_or_else(|| format!("unknown scheduler `{}`", k.scheduler))?;
+            let params = ChannelParams {
+                timing: timing.clone(),
+                bank_groups: cfg.bank_groups,
+                banks_per_group: cfg.banks_per_group,
+                read_cap: k.read_queue as usize,
+                write_cap: k.write_queue as usize,
+                write_high: pct(k.write_high_pct),
+                write_low: pct(k.write_low_pct).min(pct(k.write_high_pct) - 1),
+                refresh: k.refresh == "all-bank",
+                closed_page: k.page_policy == "closed",
+                frontend_latency: k.frontend_latency_cycles as u64,
+                access_bytes: cfg.access_bytes() as u64,
+            };
+            channels.push(Channel::new(params, arb, sched));
+        }
+        let n = channels.len();
+        Ok(MemorySystem {
+            map,
+            channels,
+            banks_per_group: cfg.banks_per_group,
+            access_bytes: cfg.access_bytes() as u64,
+            served: Vec::new(),
+            completions: Vec::new(),
+            stats: MemStats::new(n),
+            data: DataStore::default(),
+            now: 0,
+        })
+    }
+
+    /// Keeps data values from now on; updates add lanes of `dtype`.
+    pub fn enable_data(&mut self, dtype: Dtype) {
+        self.data.dtype = Some(dtype);
+    }
+
+    pub fn access_bytes(&self) -> u64 {
+        self.access_bytes
+    }
+
+    pub fn channels(&self) -> usize {
+        self.channels.len()
+    }
+
+    pub fn capacity_bytes(&self) -> u64 {
+        self.map.capacity_bytes()
+    }
+
+    /// The channel an address maps to.
+    pub fn channel_of(&self, addr: u64) -> Option<u32> {
+        self.map.decode(addr).map(|d| d.channel)
+    }
+
+    /// Offers a request arriving at DRAM cycle `now` (never before the last
+    /// processed command).
+    #[inline]
+    pub fn try_enqueue(&mut self, now: u64, req: Request) -> Result<(), Reject> {
+        let d = self.map.decode(req.addr).ok_or(Reject::OutOfRange {
+            addr: req.addr,
+            capacity: self.map.capacity_bytes(),
+        })?;
+        let ch = &mut self.channels[d.channel as usize];
+        // Channels only interact through arrivals: bring this one up to the
+        // arrival before it sees the request.
+        ch.run_before(now, &mut self.served);
+        if !ch.can_accept(req.op) {
+            return Err(Reject::QueueFull { channel: d.channel });
+        }
+        let bank = (d.bank_group * self.banks_per_group + d.bank) as u16;
+        ch.enqueue(
+            now.max(self.now),
+            req.addr,
+            req.tag,
+            req.op,
+            req.stream,
+            d.row,
+            bank,
+            d.bank_group as u8,
+        );
+        Ok(())
+    }
+
+    /// Like [`Self::try_enqueue`], carrying the data a write stores or an
+    /// update adds (one access of bytes).
+    pub fn try_enqueue_with_data(
+        &mut self,
+        now: u64,
+        req: Request,
+        data: &[u8],
+    ) -> Result<(), Reject> {
+        self.try_enqueue(now, req)?;
+        if self.data.dtype.is_some() && req.op != Op::Read {
+            self.data.pending.insert(req.tag, data.into());
+        }
+        Ok(())
+    }
+
+    /// The data a completed read returned (data mode only).
+    pub fn take_read_data(&mut self, tag: u64) -> Option<Box<[u8]>> {
+        self.data.read_back.remove(&tag)
+    }
+
+    /// The stored bytes of the access at `addr` (data mode only).
+    pub fn peek(&self, addr: u64) -> Option<&[u8]> {
+        self.data
+            .lines
+            .get(&(addr / self.access_bytes))
+            .map(|b| &b[..])
+    }
+
+    /// Earliest cycle of any pending command (refresh included).
+    #[inline]
+    pub fn next_event(&mut self) -> Option<u64> {
+        let mut best: Option<u64> = None;
+        for ch in &mut self.channels {
+            if let Some(t) = ch.next_time() {
+                best = Some(best.map_or(t, |b: u64| b.min(t)));
+            }
+        }
+        best
+    }
+
+    /// Earliest cycle of a command on a channel that has requests queued;
+    /// `None` when every queue is empty.
+    pub fn next_busy_event(&mut self) -> Option<u64> {
+        let mut best: Option<u64> = None;
+        for ch in &mut self.channels {
+            if ch.is_idle() {
+                continue;
+            }
+            if let Some(t) = ch.next_time() {
+                best = Some(best.map_or(t, |b: u64| b.min(t)));
+            }
+        }
+        best
+    }
+
+    /// Issues the single earliest command; returns its cycle.
+    pub fn step(&mut self) -> Option<u64> {
+        let mut best: Option<(u64, usize)> = None;
+        for (i, ch) in self.channels.iter_mut().enumerate() {
+            if let Some(t) = ch.next_time()
+                && best.is_none_or(|(b, _)| t < b)
+            {
+                best = Some((t, i));
+            }
+        }
+        let (_, i) = best?;
+        let t = self.channels[i].issue(&mut self.served)?;
+        self.now = self.now.max(t);
+        self.retire_served();
+        Some(t)
+    }
+
+    /// Issues every command scheduled before cycle `until`.
+    pub fn advance_before(&mut self, until: u64) {
+        for i in 0..self.channels.len() {
+            // Channels are independent between arrivals: run each in turn.
+            self.channels[i].run_before(until, &mut self.served);
+            if self.served.len() > 4096 {
+                self.retire_served();
+            }
+        }
+        self.retire_served();
+        self.now = self.now.max(until.saturating_sub(1));
+    }
+
+    /// Issues commands on one channel until it can accept `op`; returns the
+    /// cycle at which it can, or `None` if it never will.
+    pub fn drain_until_accepts(&mut self, channel: u32, op: Op) -> Option<u64> {
+        let i = channel as usize;
+        let mut t = self.now;
+        while !self.channels.get(i)?.can_accept(op) {
+            t = self.channels[i].issue(&mut self.served)?;
+        }
+        self.retire_served();
+        Some(t)
+    }
+
+    /// Serves every queued request (refreshes included as they fall due);
+    /// returns the last cycle any channel was busy.
+    pub fn drain_all(&mut self) -> u64 {
+        let mut end = self.now;
+        for ch in &mut self.channels {
+            while !ch.is_idle() {
+                match ch.issue(&mut self.served) {
+                    Some(t) => end = end.max(t),
+                    None => break,
+                }
+            }
+        }
+        self.retire_served();
+        for c in self.completions.iter() {
+            end = end.max(c.cycle);
+        }
+        self.now = self.now.max(end);
+        end
+    }
+
+    fn retire_served(&mut self) {
+        for s in self.served.drain(..) {
+            self.stats
+                .count_served(s.stream, self.access_bytes, s.issue - s.arrive);
+            let latency = s.done - s.arrive;
+            self.stats.count_done(s.stream, s.op, latency);
+            if let Some(dtype) = self.data.dtype {
+                let line = s.addr / self.access_bytes;
+                match s.op {
+                    Op::Read => {
+                        let v = self
+                            .data
+                            .lines
+                            .get(&line)
+                            .cloned()
+                            .unwrap_or_else(|| vec![0; self.access_bytes as usize].into());
+                        self.data.read_back.insert(s.tag, v);
+                    }
+                    Op::Write => {
+                        if let Some(p) = self.data.pending.remove(&s.tag) {
+                            self.data.lines.insert(line, p);
+                        }
+                    }
+                    Op::Update => {
+                        if let Some(p) = self.data.pending.remove(&s.tag) {
+                            let n = self.access_bytes as usize;
+                            let cur = self
+                                .data
+                                .lines
+                                .entry(line)
+                                .or_insert_with(|| vec![0; n].into());
+                            nmc_alu::add_lanes(dtype, cur, &p);
+                        }
+                    }
+                }
+            }
+            self.completions.push(Completion {
+                tag: s.tag,
+                stream: s.stream,
+                op: s.op,
+                cycle: s.done,
+                latency_cycles: latency,
+            });
+        }
+    }
+
+    /// Completions since the last call, in issue order per channel.
+    pub fn drain_completions(&mut self) -> std::vec::Drain<'_, Completion> {
+        self.completions.drain(..)
+    }
+
+    /// Requests queued at all controllers.
+    pub fn queued(&self) -> usize {
+        self.channels.iter().map(|c| c.queued()).sum()
+    }
+
+    /// Sets t3-mca's occupancy threshold on every controller.
+    pub fn set_mca_threshold(&mut self, t: u32) {
+        for c in &mut self.channels {
+            c.arbiter_mut().set_threshold(t);
+        }
+    }
+
+    pub fn arbitration(&self) -> &'static str {
+        self.channels[0].arbiter().name()
+    }
+
+    /// Closes the books at `end` and returns the statistics.
+    pub fn finish(&mut self, end: u64) -> MemStats {
+        for (i, c) in self.channels.iter_mut().enumerate() {
+            c.finish(end);
+            self.stats.channels[i] = c.stats.clone();
+        }
+        self.stats.clone()
+    }
+
+    /// Current per-channel state, for deadlock reports.
+    pub fn describe(&self) -> Vec<String> {
+        self.channels
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("ch{i}: {}", c.describe()))
+            .collect()
+    }
+}

@@ -1,0 +1,178 @@
+//! Replays a memory trace through a [`MemorySystem`] (`t3sim mem`).
+//!
+//! The frontend issues records in order, any number per cycle, each no
+//! earlier than its cycle stamp; when the target channel's queue is full it
+//! waits until that controller frees a slot (head-of-line blocking, as in
+//! Ramulator's and DRAMsim3's trace frontends). Consecutive records that
+//! fall in the same burst with the same operation are merged into one
+//! request: Ramulator traces for HBM2 split each 64-B line into two 32-B
+//! records, which one 64-B access serves.
+
+use super::request::{Op, Request, Stream};
+use super::system::{MemorySystem, Reject};
+use super::trace_file::{TraceFormat, TraceReader};
+use crate::config::MemConfig;
+use crate::error::{InputError, Location, Result};
+use serde::{Deserialize, Serialize};
+use std::io::Read;
+use std::path::Path;
+
+/// What `t3sim mem` reports (the top-level keys of its JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemReport {
+    pub trace: String,
+    pub preset: String,
+    /// Trace records read.
+    pub records: u64,
+    /// Requests after merging records of the same burst.
+    pub requests: u64,
+    /// DRAM cycles from the first arrival to the last completion.
+    pub cycles: u64,
+    pub time_ns: f64,
+    pub bandwidth_gbps: f64,
+    pub peak_bandwidth_gbps: f64,
+    pub avg_read_latency_ns: f64,
+    pub read_latency_p50_ns: f64,
+    pub read_latency_p90_ns: f64,
+    pub read_latency_p99_ns: f64,
+    pub read_latency_max_ns: f64,
+    pub row_hit_rate: f64,
+    pub activates: u64,
+    pub refreshes: u64,
+    /// GB/s of each channel over the whole run.
+    pub channel_bandwidth_gbps: Vec<f64>,
+    /// Bytes moved per stream (only streams that moved any).
+    pub bytes_by_stream: std::collections::BTreeMap<String, u64>,
+}
+
+/// Replays `path` and reports.
+pub fn replay_file(
+    path: &Path,
+    format: TraceFormat,
+    cfg: &MemConfig,
+    preset: &str,
+) -> Result<MemReport> {
+    let reader = TraceReader::open(path, format)?;
+    replay(reader, cfg, preset)
+}
+
+/// Replays records from any reader.
+pub fn replay<R: Read>(
+    mut reader: TraceReader<R>,
+    cfg: &MemConfig,
+    preset: &str,
+) -> Result<MemReport> {
+    let mut mem =
+        MemorySystem::new(cfg).map_err(|m| InputError::new(Location::file(preset), "mem", m))?;
+    let burst = mem.access_bytes();
+    let mut now: u64 = 0;
+    let mut records = 0u64;
+    let mut requests = 0u64;
+    let mut pending: Option<(u64, bool, u64, usize)> = None; // block, write, cycle, line
+    let mut tag = 0u64;
+    let file = reader.file().to_string();
+
+    let mut issue = |mem: &mut MemorySystem,
+                     now: &mut u64,
+                     block: u64,
+                     write: bool,
+                     cycle: u64,
+                     line: usize|
+     -> Result<()> {
+        let req = Request {
+            addr: block * burst,
+            op: if write { Op::Write } else { Op::Read },
+            stream: if write {
+                Stream::TraceWrite
+            } else {
+                Stream::TraceRead
+            },
+            tag,
+        };
+        tag += 1;
+        let mut t = (*now).max(cycle);
+        loop {
+            match mem.try_enqueue(t, req) {
+                Ok(()) => break,
+                Err(Reject::QueueFull { channel }) => {
+                    let freed = mem.drain_until_accepts(channel, req.op).ok_or_else(|| {
+                        crate::Error::Deadlock(format!(
+                            "channel {channel} is full and cannot issue: {}",
+                            mem.describe().join("; ")
+                        ))
+                    })?;
+                    t = t.max(freed + 1);
+                }
+                Err(Reject::OutOfRange { addr, capacity }) => {
+                    return Err(InputError::new(
+                        Location::at(file.clone(), line, 1),
+                        "address",
+                        format!(
+                            "address {addr:#x} is beyond the memory's capacity of {capacity} bytes ({capacity:#x})"
+                        ),
+                    )
+                    .into());
+                }
+            }
+        }
+        *now = t;
+        Ok(())
+    };
+
+    while let Some(r) = reader.next_record()? {
+        records += 1;
+        let block = r.addr / burst;
+        if let Some((b, w, _, _)) = pending
+            && b == block
+            && w == r.write
+        {
+            continue;
+        }
+        if let Some((b, w, c, l)) = pending.take() {
+            issue(&mut mem, &mut now, b, w, c, l)?;
+            requests += 1;
+        }
+        pending = Some((block, r.write, r.cycle, r.line));
+    }
+    if let Some((b, w, c, l)) = pending.take() {
+        issue(&mut mem, &mut now, b, w, c, l)?;
+        requests += 1;
+    }
+    let end = mem.drain_all().max(1);
+    let stats = mem.finish(end);
+    let tck_ns = cfg.timing.tck_ps as f64 / 1000.0;
+    let time_ns = end as f64 * tck_ns;
+    let total = stats.total();
+    let lat = &stats.read_latency;
+    let mut bytes_by_stream = std::collections::BTreeMap::new();
+    for s in Stream::ALL {
+        let b = stats.stream(s).bytes;
+        if b > 0 {
+            bytes_by_stream.insert(s.name().to_string(), b);
+        }
+    }
+    Ok(MemReport {
+        trace: reader.file().to_string(),
+        preset: preset.to_string(),
+        records,
+        requests,
+        cycles: end,
+        time_ns,
+        bandwidth_gbps: total.bytes as f64 / time_ns,
+        peak_bandwidth_gbps: cfg.peak_gbps(),
+        avg_read_latency_ns: lat.mean() * tck_ns,
+        read_latency_p50_ns: lat.percentile(0.5) as f64 * tck_ns,
+        read_latency_p90_ns: lat.percentile(0.9) as f64 * tck_ns,
+        read_latency_p99_ns: lat.percentile(0.99) as f64 * tck_ns,
+        read_latency_max_ns: lat.max() as f64 * tck_ns,
+        row_hit_rate: total.row_hit_rate(),
+        activates: total.activates,
+        refreshes: total.refreshes,
+        channel_bandwidth_gbps: stats
+            .channels
+            .iter()
+            .map(|c| c.bytes as f64 / time_ns)
+            .collect(),
+        bytes_by_stream,
+    })
+}
