@@ -46,6 +46,12 @@ pub(super) fn check(c: &HwConfig) -> Check {
     pow2("mem.bank_groups", m.bank_groups as u64)?;
     range("mem.banks_per_group", m.banks_per_group as u64, 1, 16)?;
     pow2("mem.banks_per_group", m.banks_per_group as u64)?;
+    if m.bank_groups * m.banks_per_group > 64 {
+        return fail(
+            "mem.banks_per_group",
+            "at most 64 banks per channel (bank_groups x banks_per_group)",
+        );
+    }
     range("mem.rows", m.rows as u64, 1, 1 << 20)?;
     pow2("mem.rows", m.rows as u64)?;
     range("mem.bus_bits", m.bus_bits as u64, 16, 1024)?;

@@ -61,6 +61,11 @@ impl Grant {
 pub trait ArbitrationPolicy: Send + Sync + std::fmt::Debug {
     fn name(&self) -> &'static str;
     fn grant(&self, inp: &ArbInputs) -> Grant;
+    /// False when the grant is always [`Grant::Both`]: the controller then
+    /// need not rank the streams separately.
+    fn distinguishes_streams(&self) -> bool {
+        true
+    }
     /// t3-mca's occupancy threshold, when the policy has one.
     fn threshold(&self) -> Option<u32> {
         None
@@ -78,6 +83,9 @@ impl ArbitrationPolicy for FrFcfs {
     }
     fn grant(&self, _: &ArbInputs) -> Grant {
         Grant::Both
+    }
+    fn distinguishes_streams(&self) -> bool {
+        false
     }
 }
 

@@ -13,7 +13,7 @@
 
 use super::arbiter::{ArbInputs, ArbitrationPolicy, Grant};
 use super::request::{Op, Stream, StreamClass};
-use super::scheduler::{Candidate, Scheduler};
+use super::scheduler::{Candidate, Scheduler, class_rank};
 use super::stats::ChannelStats;
 use super::timing::Timing;
 
@@ -62,11 +62,21 @@ enum Cmd {
     Upd,
 }
 
+/// One bank's best request (per stream class when the arbiter ranks
+/// streams) and the earliest cycle its next command can issue.
+#[derive(Debug, Clone, Copy)]
+struct Offer {
+    at: u64,
+    cmd: Cmd,
+    slot: u16,
+    cand: Candidate,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Choice {
-    /// Command for entry `idx` of the active queue.
+    /// Command for the request in slab slot `slot`.
     Request {
-        idx: usize,
+        slot: u16,
         cmd: Cmd,
     },
     /// Precharge all banks ahead of a refresh.
@@ -113,8 +123,15 @@ pub(crate) struct Channel {
     ch_next_wr: u64,
     faw: [u64; 4],
     faw_pos: usize,
-    readq: Vec<Entry>,
-    writeq: Vec<Entry>,
+    /// Queued requests; `lists` index into it.
+    slab: Vec<Entry>,
+    free: Vec<u16>,
+    /// Per queue (0 read, 1 write/update), per bank: slab indices, oldest
+    /// first.
+    lists: [Vec<Vec<u16>>; 2],
+    /// Per queue: banks with requests (bit per bank).
+    nonempty: [u64; 2],
+    len: [usize; 2],
     draining: bool,
     refresh_due: u64,
     /// No command before this cycle (one command per cycle, and decisions
@@ -128,9 +145,14 @@ pub(crate) struct Channel {
     arbiter: Box<dyn ArbitrationPolicy>,
     scheduler: Box<dyn Scheduler>,
     decision: Option<(u64, Choice)>,
+    /// Scheduler key of the pending request decision.
+    decision_key: u64,
     dirty: bool,
+    /// Constant properties of the policies, read once.
+    ranked: bool,
+    hit_first: bool,
     occ_last: u64,
-    pending_hit: Vec<bool>,
+    scratch: Vec<Offer>,
     pub stats: ChannelStats,
 }
 
@@ -146,6 +168,8 @@ impl Channel {
         scheduler: Box<dyn Scheduler>,
     ) -> Channel {
         let nb = (p.bank_groups * p.banks_per_group) as usize;
+        let ranked = arbiter.distinguishes_streams();
+        let hit_first = scheduler.prefers_row_hits();
         let bank = Bank {
             open_row: NO_ROW,
             next_act: 0,
@@ -162,8 +186,11 @@ impl Channel {
             // Four ACTs "long ago" so the first four are not held by tFAW.
             faw: [0; 4],
             faw_pos: 0,
-            readq: Vec::with_capacity(p.read_cap),
-            writeq: Vec::with_capacity(p.write_cap),
+            slab: Vec::with_capacity(p.read_cap + p.write_cap),
+            free: Vec::new(),
+            lists: [vec![Vec::new(); nb], vec![Vec::new(); nb]],
+            nonempty: [0, 0],
+            len: [0, 0],
             draining: false,
             refresh_due: if p.refresh { p.timing.refi } else { u64::MAX },
             floor: 0,
@@ -174,9 +201,12 @@ impl Channel {
             arbiter,
             scheduler,
             decision: None,
+            decision_key: 0,
             dirty: true,
+            ranked,
+            hit_first,
             occ_last: 0,
-            pending_hit: vec![false; nb],
+            scratch: Vec::with_capacity(2 * nb),
             stats: ChannelStats::default(),
             p,
         }
@@ -187,6 +217,13 @@ impl Channel {
         self.arbiter.as_mut()
     }
 
+    #[inline]
+    fn key(&self, grant: Grant, c: &Candidate) -> u64 {
+        let rank = class_rank(grant, c.class) as u64;
+        let hit = (self.hit_first && c.row_hit) as u64;
+        (rank << 62) | (hit << 61) | ((1u64 << 61) - 1 - c.age.min((1u64 << 61) - 1))
+    }
+
     pub fn arbiter(&self) -> &dyn ArbitrationPolicy {
         self.arbiter.as_ref()
     }
@@ -194,17 +231,22 @@ impl Channel {
     #[inline]
     pub fn can_accept(&self, op: Op) -> bool {
         match op {
-            Op::Read => self.readq.len() < self.p.read_cap,
-            Op::Write | Op::Update => self.writeq.len() < self.p.write_cap,
+            Op::Read => self.len[0] < self.p.read_cap,
+            Op::Write | Op::Update => self.len[1] < self.p.write_cap,
         }
     }
 
     pub fn queued(&self) -> usize {
-        self.readq.len() + self.writeq.len()
+        self.len[0] + self.len[1]
     }
 
     pub fn is_idle(&self) -> bool {
-        self.readq.is_empty() && self.writeq.is_empty()
+        self.len[0] == 0 && self.len[1] == 0
+    }
+
+    #[inline]
+    fn active(&self) -> usize {
+        self.draining as usize
     }
 
     #[inline]
@@ -255,22 +297,67 @@ impl Channel {
                 self.comm_queued += 1;
             }
         }
-        match op {
-            Op::Read => self.readq.push(e),
-            Op::Write | Op::Update => self.writeq.push(e),
-        }
+        let q = (op != Op::Read) as usize;
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.slab[i as usize] = e;
+                i
+            }
+            None => {
+                self.slab.push(e);
+                (self.slab.len() - 1) as u16
+            }
+        };
+        self.lists[q][bank as usize].push(slot);
+        self.nonempty[q] |= 1 << bank;
+        self.len[q] += 1;
         self.floor = self.floor.max(now);
+        let mode = self.draining;
         self.update_mode();
-        self.dirty = true;
+        if self.dirty || self.ranked || mode != self.draining {
+            self.dirty = true;
+            return;
+        }
+        // Without stream ranking a new request changes only its own bank's
+        // offer, and it can only improve on the pending decision, unless
+        // that decision is in the same bank (a hit now pending may keep a
+        // row open) or a refresh.
+        match self.decision {
+            Some((_, Choice::Request { slot: s, .. })) if self.slab[s as usize].bank != bank => {
+                if q != self.active() {
+                    return;
+                }
+                if let Some(o) = self.bank_offer(q, bank as usize, None) {
+                    let (at, _) = self.decision.expect("matched above");
+                    let better = o.at < at
+                        || (o.at == at && self.key(Grant::Both, &o.cand) > self.decision_key);
+                    if better {
+                        if self.p.refresh && self.refresh_due <= o.at {
+                            self.dirty = true;
+                        } else {
+                            self.decision_key = self.key(Grant::Both, &o.cand);
+                            self.decision = Some((
+                                o.at,
+                                Choice::Request {
+                                    slot: o.slot,
+                                    cmd: o.cmd,
+                                },
+                            ));
+                        }
+                    }
+                }
+            }
+            _ => self.dirty = true,
+        }
     }
 
     fn update_mode(&mut self) {
-        let w = self.writeq.len();
+        let (r, w) = (self.len[0], self.len[1]);
         if self.draining {
-            if w == 0 || (w <= self.p.write_low && !self.readq.is_empty()) {
+            if w == 0 || (w <= self.p.write_low && r > 0) {
                 self.draining = false;
             }
-        } else if w >= self.p.write_high || (self.readq.is_empty() && w > 0) {
+        } else if w >= self.p.write_high || (r == 0 && w > 0) {
             self.draining = true;
         }
     }
@@ -304,78 +391,121 @@ impl Channel {
         }
     }
 
-    fn decide(&mut self) -> Option<(u64, Choice)> {
-        let queue = if self.draining {
-            &self.writeq
+    /// The offer of one bank's queue: its best request (of `class`, if
+    /// given) and when that request's next command can issue.
+    #[inline]
+    fn bank_offer(&self, q: usize, bank: usize, class: Option<StreamClass>) -> Option<Offer> {
+        let list = &self.lists[q][bank];
+        let b = &self.banks[bank];
+        let of_class =
+            |slot: &u16| class.is_none_or(|c| self.slab[*slot as usize].stream.class() == c);
+        let head = *list.iter().find(|s| of_class(s))?;
+        let hit_first = self.hit_first;
+        let (slot, cmd) = if b.open_row == NO_ROW {
+            (head, Cmd::Act)
+        } else if hit_first {
+            match list
+                .iter()
+                .find(|s| of_class(s) && self.slab[**s as usize].row == b.open_row)
+            {
+                Some(&s) => (s, Cmd::Rd),
+                None => {
+                    // Keep the row open while queued requests of the other
+                    // class still hit it.
+                    if class.is_some()
+                        && list
+                            .iter()
+                            .any(|s| self.slab[*s as usize].row == b.open_row)
+                    {
+                        return None;
+                    }
+                    (head, Cmd::Pre)
+                }
+            }
+        } else if self.slab[head as usize].row == b.open_row {
+            (head, Cmd::Rd)
         } else {
-            &self.readq
+            (head, Cmd::Pre)
         };
-        if queue.is_empty() {
+        let e = &self.slab[slot as usize];
+        let g = &self.groups[e.group as usize];
+        let t = &self.p.timing;
+        let (cmd, at) = match cmd {
+            Cmd::Act => (
+                Cmd::Act,
+                max3(b.next_act, g.next_act, self.ch_next_act).max(self.faw[self.faw_pos] + t.faw),
+            ),
+            Cmd::Pre => (Cmd::Pre, b.next_pre),
+            _ => match e.op {
+                Op::Read => (Cmd::Rd, max3(b.next_rd, g.next_rd, self.ch_next_rd)),
+                Op::Write => (Cmd::Wr, max3(b.next_wr, g.next_wr, self.ch_next_wr)),
+                Op::Update => (
+                    Cmd::Upd,
+                    max3(b.next_rd, g.next_rd, self.ch_next_wr)
+                        .max(b.next_wr.saturating_sub(t.upd_read_to_write)),
+                ),
+            },
+        };
+        Some(Offer {
+            at: max3(at, e.ready, self.floor),
+            cmd,
+            slot,
+            cand: Candidate {
+                row_hit: matches!(cmd, Cmd::Rd | Cmd::Wr | Cmd::Upd),
+                age: e.age,
+                class: e.stream.class(),
+            },
+        })
+    }
+
+    fn decide(&mut self) -> Option<(u64, Choice)> {
+        let q = self.active();
+        if self.len[q] == 0 {
             return if self.p.refresh {
                 Some(self.refresh_choice())
             } else {
                 None
             };
         }
-        let t = &self.p.timing;
-        let faw_ready = self.faw[self.faw_pos] + t.faw;
-        for f in self.pending_hit.iter_mut() {
-            *f = false;
-        }
-        for e in queue.iter() {
-            if self.banks[e.bank as usize].open_row == e.row {
-                self.pending_hit[e.bank as usize] = true;
+        // Pass 1: each bank's offer (one per class when streams are ranked).
+        let mut offers = std::mem::take(&mut self.scratch);
+        offers.clear();
+        let ranked = self.ranked;
+        let mut banks = self.nonempty[q];
+        while banks != 0 {
+            let bank = banks.trailing_zeros() as usize;
+            banks &= banks - 1;
+            if ranked {
+                for c in [StreamClass::Compute, StreamClass::Comm] {
+                    if let Some(o) = self.bank_offer(q, bank, Some(c)) {
+                        offers.push(o);
+                    }
+                }
+            } else if let Some(o) = self.bank_offer(q, bank, None) {
+                offers.push(o);
             }
         }
-        // Pass 1: earliest command time of every request.
         let mut t_all = u64::MAX;
         let mut t_compute = u64::MAX;
-        let ready_of = |e: &Entry| -> Option<(u64, Cmd)> {
-            let b = &self.banks[e.bank as usize];
-            let g = &self.groups[e.group as usize];
-            let (cmd, at) = if b.open_row == e.row {
-                match e.op {
-                    Op::Read => (Cmd::Rd, max3(b.next_rd, g.next_rd, self.ch_next_rd)),
-                    Op::Write => (Cmd::Wr, max3(b.next_wr, g.next_wr, self.ch_next_wr)),
-                    Op::Update => (
-                        Cmd::Upd,
-                        max3(b.next_rd, g.next_rd, self.ch_next_wr)
-                            .max(b.next_wr.saturating_sub(t.upd_read_to_write)),
-                    ),
-                }
-            } else if b.open_row == NO_ROW {
-                (
-                    Cmd::Act,
-                    max3(b.next_act, g.next_act, self.ch_next_act).max(faw_ready),
-                )
-            } else if self.pending_hit[e.bank as usize] {
-                // Keep the row open while queued requests still hit it.
-                return None;
-            } else {
-                (Cmd::Pre, b.next_pre)
-            };
-            Some((max3(at, e.ready, self.floor), cmd))
-        };
         let (mut compute_active, mut comm_active) = (false, false);
-        for e in queue.iter() {
-            let compute = e.stream.class() == StreamClass::Compute;
-            compute_active |= compute;
-            comm_active |= !compute;
-            if let Some((at, _)) = ready_of(e) {
-                t_all = t_all.min(at);
-                if compute {
-                    t_compute = t_compute.min(at);
+        for o in &offers {
+            t_all = t_all.min(o.at);
+            match o.cand.class {
+                StreamClass::Compute => {
+                    compute_active = true;
+                    t_compute = t_compute.min(o.at);
                 }
+                StreamClass::Comm => comm_active = true,
             }
         }
-        if t_all == u64::MAX {
-            // Unreachable: a request to a bank whose row stays open is a hit
-            // itself. Kept total.
+        if offers.is_empty() {
+            self.scratch = offers;
+            // Unreachable: some bank always offers. Kept total.
             return Some(self.refresh_choice());
         }
         // The arbiter sees what it can choose from (the active queue) and
         // the controller's total occupancy.
-        let occupancy = (self.readq.len() + self.writeq.len()) as u32;
+        let occupancy = (self.len[0] + self.len[1]) as u32;
         let comm_since = self.comm_since;
         let arb_in = |at: u64| ArbInputs {
             compute_waiting: compute_active,
@@ -412,36 +542,31 @@ impl Channel {
             at = next;
             grant = self.arbiter.grant(&arb_in(at));
         }
-        // Pass 2: among eligible requests ready at `at`, the scheduler's
+        // Pass 2: among eligible offers ready at `at`, the scheduler's
         // favourite.
-        let mut best: Option<(usize, Cmd, Candidate)> = None;
-        for (i, e) in queue.iter().enumerate() {
-            if grant == Grant::ComputeOnly && e.stream.class() == StreamClass::Comm {
+        let mut best: Option<(u64, &Offer)> = None;
+        for o in &offers {
+            if o.at > at || (grant == Grant::ComputeOnly && o.cand.class == StreamClass::Comm) {
                 continue;
             }
-            let Some((r, cmd)) = ready_of(e) else {
-                continue;
-            };
-            if r > at {
-                continue;
-            }
-            let c = Candidate {
-                row_hit: matches!(cmd, Cmd::Rd | Cmd::Wr | Cmd::Upd),
-                age: e.age,
-                class: e.stream.class(),
-            };
-            if best
-                .as_ref()
-                .is_none_or(|(_, _, b)| self.scheduler.before(grant, &c, b))
-            {
-                best = Some((i, cmd, c));
+            let k = self.key(grant, &o.cand);
+            if best.is_none_or(|(bk, _)| k > bk) {
+                best = Some((k, o));
             }
         }
-        let (idx, cmd, _) = best?;
+        let choice = best.map(|(k, o)| {
+            self.decision_key = k;
+            Choice::Request {
+                slot: o.slot,
+                cmd: o.cmd,
+            }
+        });
+        self.scratch = offers;
+        let choice = choice?;
         if self.p.refresh && self.refresh_due <= at {
             return Some(self.refresh_choice());
         }
-        Some((at, Choice::Request { idx, cmd }))
+        Some((at, choice))
     }
 
     /// Issues the pending decision. Returns its cycle; a served request is
@@ -472,19 +597,14 @@ impl Channel {
                 self.stats.refreshes += 1;
                 self.refresh_due += self.p.timing.refi;
             }
-            Choice::Request { idx, cmd } => self.issue_request(at, idx, cmd, out),
+            Choice::Request { slot, cmd } => self.issue_request(at, slot, cmd, out),
         }
         Some(at)
     }
 
-    fn issue_request(&mut self, at: u64, idx: usize, cmd: Cmd, out: &mut Vec<Served>) {
+    fn issue_request(&mut self, at: u64, slot: u16, cmd: Cmd, out: &mut Vec<Served>) {
         let t = &self.p.timing;
-        let queue = if self.draining {
-            &mut self.writeq
-        } else {
-            &mut self.readq
-        };
-        let e = &mut queue[idx];
+        let e = &mut self.slab[slot as usize];
         let bi = e.bank as usize;
         let gi = e.group as usize;
         if !e.classified {
@@ -546,7 +666,17 @@ impl Channel {
             }
         }
         // A column command serves the request.
-        let e = queue.swap_remove(idx);
+        let e = self.slab[slot as usize];
+        let q = (e.op != Op::Read) as usize;
+        let list = &mut self.lists[q][bi];
+        if let Some(pos) = list.iter().position(|&s| s == slot) {
+            list.remove(pos);
+        }
+        if list.is_empty() {
+            self.nonempty[q] &= !(1 << bi);
+        }
+        self.len[q] -= 1;
+        self.free.push(slot);
         let done = at
             + match cmd {
                 Cmd::Rd => t.cl + t.burst,
@@ -563,7 +693,10 @@ impl Channel {
             }
         }
         if self.p.closed_page {
-            let still_hit = queue.iter().any(|o| o.bank == e.bank && o.row == e.row);
+            let slab = &self.slab;
+            let still_hit = self.lists[q][bi]
+                .iter()
+                .any(|&s| slab[s as usize].row == e.row);
             if !still_hit {
                 let b = &mut self.banks[bi];
                 let pre_at = b.next_pre.max(at);
@@ -606,9 +739,9 @@ impl Channel {
     pub fn describe(&self) -> String {
         format!(
             "readq {}/{} writeq {}/{} draining {} compute {} comm {} refresh_due {} floor {}",
-            self.readq.len(),
+            self.len[0],
             self.p.read_cap,
-            self.writeq.len(),
+            self.len[1],
             self.p.write_cap,
             self.draining,
             self.compute_queued,

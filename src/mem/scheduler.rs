@@ -7,7 +7,7 @@ use super::request::StreamClass;
 /// Names accepted in configs.
 pub const NAMES: &[&str] = &["fr-fcfs", "fcfs"];
 
-/// A queued request as the scheduler sees it at one decision.
+/// A request whose next command is ready, as the scheduler ranks it.
 #[derive(Debug, Clone, Copy)]
 pub struct Candidate {
     /// Its next command is a column access to the open row.
@@ -17,15 +17,27 @@ pub struct Candidate {
     pub class: StreamClass,
 }
 
-/// Orders candidates that are ready in the same cycle.
+/// Orders requests ready in the same cycle. A scheduler is described by
+/// data (does it prefer row hits?) so the controller can rank a bank's
+/// queue without a call per request: within one bank, the oldest request
+/// of the preferred kind is the best, and only that one is offered.
 pub trait Scheduler: Send + Sync + std::fmt::Debug {
     fn name(&self) -> &'static str;
-    /// True when `a` should go before `b`.
-    fn before(&self, grant: Grant, a: &Candidate, b: &Candidate) -> bool;
+    /// Row hits go before older row misses (FR-FCFS); otherwise pure age.
+    fn prefers_row_hits(&self) -> bool;
+
+    /// Priority key: larger goes first. Stream rank from the arbiter's
+    /// grant, then (if preferred) row hits, then age.
+    #[inline]
+    fn key(&self, grant: Grant, c: &Candidate) -> u64 {
+        let rank = class_rank(grant, c.class) as u64;
+        let hit = (self.prefers_row_hits() && c.row_hit) as u64;
+        (rank << 62) | (hit << 61) | ((1u64 << 61) - 1 - c.age.min((1u64 << 61) - 1))
+    }
 }
 
 #[inline]
-fn class_rank(grant: Grant, c: StreamClass) -> u8 {
+pub fn class_rank(grant: Grant, c: StreamClass) -> u8 {
     match (grant, c) {
         (Grant::ComputeFirst | Grant::ComputeOnly, StreamClass::Compute) => 1,
         (Grant::CommFirst, StreamClass::Comm) => 1,
@@ -42,16 +54,12 @@ impl Scheduler for FrFcfs {
     fn name(&self) -> &'static str {
         "fr-fcfs"
     }
-    #[inline]
-    fn before(&self, g: Grant, a: &Candidate, b: &Candidate) -> bool {
-        let ka = (class_rank(g, a.class), a.row_hit, std::cmp::Reverse(a.age));
-        let kb = (class_rank(g, b.class), b.row_hit, std::cmp::Reverse(b.age));
-        ka > kb
+    fn prefers_row_hits(&self) -> bool {
+        true
     }
 }
 
-/// First-come-first-served: stream rank, then age (row hits get no
-/// preference).
+/// First-come-first-served: stream rank, then age.
 #[derive(Debug)]
 pub struct Fcfs;
 
@@ -59,11 +67,8 @@ impl Scheduler for Fcfs {
     fn name(&self) -> &'static str {
         "fcfs"
     }
-    #[inline]
-    fn before(&self, g: Grant, a: &Candidate, b: &Candidate) -> bool {
-        let ka = (class_rank(g, a.class), std::cmp::Reverse(a.age));
-        let kb = (class_rank(g, b.class), std::cmp::Reverse(b.age));
-        ka > kb
+    fn prefers_row_hits(&self) -> bool {
+        false
     }
 }
 

@@ -9,7 +9,7 @@
 //! memory. Every error names the file, the line and the field.
 
 use crate::error::{InputError, Location, Result};
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 
 /// Trace syntax.
@@ -32,12 +32,18 @@ pub struct TraceRecord {
 
 /// A streaming reader of trace records.
 pub struct TraceReader<R: Read> {
-    input: BufReader<R>,
+    input: R,
     format: TraceFormat,
     file: String,
     line_no: usize,
+    /// Bytes read but not yet parsed are `buf[pos..end]`.
     buf: Vec<u8>,
+    pos: usize,
+    end: usize,
+    eof: bool,
 }
+
+const CHUNK: usize = 1 << 20;
 
 impl TraceReader<std::fs::File> {
     pub fn open(path: &Path, format: TraceFormat) -> Result<Self> {
@@ -50,11 +56,54 @@ impl TraceReader<std::fs::File> {
 impl<R: Read> TraceReader<R> {
     pub fn new(input: R, format: TraceFormat, file: String) -> Self {
         TraceReader {
-            input: BufReader::with_capacity(1 << 20, input),
+            input,
             format,
             file,
             line_no: 0,
-            buf: Vec::with_capacity(128),
+            buf: vec![0; CHUNK],
+            pos: 0,
+            end: 0,
+            eof: false,
+        }
+    }
+
+    /// Moves the unparsed tail to the front and reads more. Lines longer
+    /// than the buffer grow it (bounded by the file, which is streamed).
+    fn refill(&mut self) -> Result<()> {
+        self.buf.copy_within(self.pos..self.end, 0);
+        self.end -= self.pos;
+        self.pos = 0;
+        if self.end == self.buf.len() {
+            self.buf.resize(self.buf.len() * 2, 0);
+        }
+        let n = self
+            .input
+            .read(&mut self.buf[self.end..])
+            .map_err(|e| InputError::file(Path::new(&self.file), format!("read error: {e}")))?;
+        if n == 0 {
+            self.eof = true;
+        }
+        self.end += n;
+        Ok(())
+    }
+
+    /// The next line without its newline, or `None` at the end.
+    fn next_line(&mut self) -> Result<Option<(usize, usize)>> {
+        loop {
+            if let Some(i) = memchr_nl(&self.buf[self.pos..self.end]) {
+                let start = self.pos;
+                self.pos += i + 1;
+                return Ok(Some((start, start + i)));
+            }
+            if self.eof {
+                if self.pos < self.end {
+                    let start = self.pos;
+                    self.pos = self.end;
+                    return Ok(Some((start, self.end)));
+                }
+                return Ok(None);
+            }
+            self.refill()?;
         }
     }
 
@@ -69,24 +118,28 @@ impl<R: Read> TraceReader<R> {
 
     /// The next record, `Ok(None)` at the end.
     pub fn next_record(&mut self) -> Result<Option<TraceRecord>> {
-        loop {
-            self.buf.clear();
-            let n = self
-                .input
-                .read_until(b'\n', &mut self.buf)
-                .map_err(|e| InputError::file(Path::new(&self.file), format!("read error: {e}")))?;
-            if n == 0 {
-                return Ok(None);
-            }
+        while let Some((a, b)) = self.next_line()? {
             self.line_no += 1;
-            let line = std::mem::take(&mut self.buf);
-            let r = self.parse_line(&line);
-            self.buf = line;
-            match r? {
-                Some(rec) => return Ok(Some(rec)),
-                None => continue,
+            let line = &self.buf[a..b];
+            let fast = match self.format {
+                TraceFormat::Dramsim3 => fast_dramsim3(line),
+                TraceFormat::Ramulator => fast_ramulator(line),
+            };
+            if let Some((addr, write, cycle)) = fast {
+                return Ok(Some(TraceRecord {
+                    addr,
+                    write,
+                    cycle,
+                    line: self.line_no,
+                }));
+            }
+            // Comments, blank lines and errors take the careful path.
+            let line = self.buf[a..b].to_vec();
+            if let Some(rec) = self.parse_line(&line)? {
+                return Ok(Some(rec));
             }
         }
+        Ok(None)
     }
 
     fn parse_line(&self, line: &[u8]) -> Result<Option<TraceRecord>> {
@@ -166,6 +219,74 @@ impl<R: Read> TraceReader<R> {
     pub fn file(&self) -> &str {
         &self.file
     }
+}
+
+#[inline]
+fn memchr_nl(b: &[u8]) -> Option<usize> {
+    b.iter().position(|&c| c == b'\n')
+}
+
+/// Parses `0x<hex>` at the start of `b`; returns the value and the rest.
+#[inline]
+fn fast_hex(b: &[u8]) -> Option<(u64, &[u8])> {
+    let b = b.strip_prefix(b"0x")?;
+    let mut v: u64 = 0;
+    let mut n = 0;
+    for &c in b {
+        let d = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            _ => break,
+        };
+        if n == 16 {
+            return None;
+        }
+        v = (v << 4) | d as u64;
+        n += 1;
+    }
+    if n == 0 {
+        return None;
+    }
+    Some((v, &b[n..]))
+}
+
+#[inline]
+fn skip_spaces(b: &[u8]) -> &[u8] {
+    let n = b.iter().take_while(|c| **c == b' ' || **c == b'\t').count();
+    &b[n..]
+}
+
+/// The common well-formed DRAMsim3 line; `None` sends it to the careful
+/// parser (which also produces the error message).
+#[inline]
+fn fast_dramsim3(line: &[u8]) -> Option<(u64, bool, u64)> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let (addr, rest) = fast_hex(line)?;
+    let rest = skip_spaces(rest);
+    let (write, rest) = if let Some(r) = rest.strip_prefix(b"READ") {
+        (false, r)
+    } else {
+        (true, rest.strip_prefix(b"WRITE")?)
+    };
+    let rest = skip_spaces(rest);
+    if rest.is_empty() || rest.len() > 15 || !rest.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let cycle = rest.iter().fold(0u64, |v, c| v * 10 + (c - b'0') as u64);
+    (cycle <= 1 << 50).then_some((addr, write, cycle))
+}
+
+#[inline]
+fn fast_ramulator(line: &[u8]) -> Option<(u64, bool, u64)> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let (write, rest) = if let Some(r) = line.strip_prefix(b"LD ") {
+        (false, r)
+    } else {
+        (true, line.strip_prefix(b"ST ")?)
+    };
+    let (addr, rest) = fast_hex(skip_spaces(rest))?;
+    skip_spaces(rest).is_empty().then_some((addr, write, 0))
 }
 
 /// Whitespace-separated tokens with their 1-based columns.
