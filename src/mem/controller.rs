@@ -62,6 +62,17 @@ enum Cmd {
     Upd,
 }
 
+/// A bank's cached choice: which request, which command, and the part of
+/// its ready time that depends only on the bank, its group and the request
+/// (channel-wide constraints are added at each decision).
+#[derive(Debug, Clone, Copy)]
+struct Cached {
+    slot: u16,
+    cmd: Cmd,
+    local_at: u64,
+    cand: Candidate,
+}
+
 /// One bank's best request (per stream class when the arbiter ranks
 /// streams) and the earliest cycle its next command can issue.
 #[derive(Debug, Clone, Copy)]
@@ -153,7 +164,34 @@ pub(crate) struct Channel {
     hit_first: bool,
     occ_last: u64,
     scratch: Vec<Offer>,
+    /// Per queue, per class slot (any, compute, comm), per bank: the cached
+    /// [`Channel::bank_choice`], valid where the bit is set.
+    cache: [[Vec<Option<Cached>>; 3]; 2],
+    cache_valid: [[u64; 3]; 2],
     pub stats: ChannelStats,
+}
+
+/// Forgets a bank's cached choices (its queue or open row changed).
+#[inline]
+fn invalidate(valid: &mut [[u64; 3]; 2], bank: usize) {
+    let keep = !(1u64 << bank);
+    for q in valid.iter_mut() {
+        for c in q.iter_mut() {
+            *c &= keep;
+        }
+    }
+}
+
+/// Forgets the cached choices of every bank of a group (the group's
+/// timing changed).
+#[inline]
+fn invalidate_group(valid: &mut [[u64; 3]; 2], group: usize, banks_per_group: u32) {
+    let mask = ((1u64 << banks_per_group) - 1) << (group as u32 * banks_per_group);
+    for q in valid.iter_mut() {
+        for c in q.iter_mut() {
+            *c &= !mask;
+        }
+    }
 }
 
 #[inline]
@@ -207,6 +245,8 @@ impl Channel {
             hit_first,
             occ_last: 0,
             scratch: Vec::with_capacity(2 * nb),
+            cache: std::array::from_fn(|_| std::array::from_fn(|_| vec![None; nb])),
+            cache_valid: [[0; 3]; 2],
             stats: ChannelStats::default(),
             p,
         }
@@ -309,6 +349,7 @@ impl Channel {
             }
         };
         self.lists[q][bank as usize].push(slot);
+        invalidate(&mut self.cache_valid, bank as usize);
         self.nonempty[q] |= 1 << bank;
         self.len[q] += 1;
         self.floor = self.floor.max(now);
@@ -391,19 +432,42 @@ impl Channel {
         }
     }
 
-    /// The offer of one bank's queue: its best request (of `class`, if
-    /// given) and when that request's next command can issue.
+    /// Which request of one bank's queue (of `class`, if given) goes next
+    /// and with which command: cached per bank until the bank's queue or
+    /// open row changes, since only timing changes between those events.
     #[inline]
-    fn bank_offer(&self, q: usize, bank: usize, class: Option<StreamClass>) -> Option<Offer> {
+    fn bank_choice(&mut self, q: usize, bank: usize, class: Option<StreamClass>) -> Option<Cached> {
+        let ci = match class {
+            None => 0,
+            Some(StreamClass::Compute) => 1,
+            Some(StreamClass::Comm) => 2,
+        };
+        let bit = 1u64 << bank;
+        if self.cache_valid[q][ci] & bit != 0 {
+            return self.cache[q][ci][bank];
+        }
+        let c = self
+            .compute_bank_choice(q, bank, class)
+            .map(|(slot, cmd)| self.local_offer(bank, slot, cmd));
+        self.cache[q][ci][bank] = c;
+        self.cache_valid[q][ci] |= bit;
+        c
+    }
+
+    fn compute_bank_choice(
+        &self,
+        q: usize,
+        bank: usize,
+        class: Option<StreamClass>,
+    ) -> Option<(u16, Cmd)> {
         let list = &self.lists[q][bank];
         let b = &self.banks[bank];
         let of_class =
             |slot: &u16| class.is_none_or(|c| self.slab[*slot as usize].stream.class() == c);
         let head = *list.iter().find(|s| of_class(s))?;
-        let hit_first = self.hit_first;
-        let (slot, cmd) = if b.open_row == NO_ROW {
+        Some(if b.open_row == NO_ROW {
             (head, Cmd::Act)
-        } else if hit_first {
+        } else if self.hit_first {
             match list
                 .iter()
                 .find(|s| of_class(s) && self.slab[**s as usize].row == b.open_row)
@@ -426,36 +490,96 @@ impl Channel {
             (head, Cmd::Rd)
         } else {
             (head, Cmd::Pre)
-        };
+        })
+    }
+
+    /// The bank-local part of a command's ready time.
+    #[inline]
+    fn local_offer(&self, bank: usize, slot: u16, cmd: Cmd) -> Cached {
+        let b = &self.banks[bank];
         let e = &self.slab[slot as usize];
         let g = &self.groups[e.group as usize];
         let t = &self.p.timing;
         let (cmd, at) = match cmd {
-            Cmd::Act => (
-                Cmd::Act,
-                max3(b.next_act, g.next_act, self.ch_next_act).max(self.faw[self.faw_pos] + t.faw),
-            ),
+            Cmd::Act => (Cmd::Act, b.next_act.max(g.next_act)),
             Cmd::Pre => (Cmd::Pre, b.next_pre),
             _ => match e.op {
-                Op::Read => (Cmd::Rd, max3(b.next_rd, g.next_rd, self.ch_next_rd)),
-                Op::Write => (Cmd::Wr, max3(b.next_wr, g.next_wr, self.ch_next_wr)),
+                Op::Read => (Cmd::Rd, b.next_rd.max(g.next_rd)),
+                Op::Write => (Cmd::Wr, b.next_wr.max(g.next_wr)),
                 Op::Update => (
                     Cmd::Upd,
-                    max3(b.next_rd, g.next_rd, self.ch_next_wr)
+                    b.next_rd
+                        .max(g.next_rd)
                         .max(b.next_wr.saturating_sub(t.upd_read_to_write)),
                 ),
             },
         };
-        Some(Offer {
-            at: max3(at, e.ready, self.floor),
-            cmd,
+        Cached {
             slot,
+            cmd,
+            local_at: at.max(e.ready),
             cand: Candidate {
                 row_hit: matches!(cmd, Cmd::Rd | Cmd::Wr | Cmd::Upd),
                 age: e.age,
                 class: e.stream.class(),
             },
+        }
+    }
+
+    /// Channel-wide constraints on a command kind.
+    #[inline]
+    fn channel_at(&self, cmd: Cmd) -> u64 {
+        match cmd {
+            Cmd::Act => self
+                .ch_next_act
+                .max(self.faw[self.faw_pos] + self.p.timing.faw),
+            Cmd::Pre => 0,
+            Cmd::Rd => self.ch_next_rd,
+            Cmd::Wr | Cmd::Upd => self.ch_next_wr,
+        }
+    }
+
+    #[inline]
+    fn bank_offer(&mut self, q: usize, bank: usize, class: Option<StreamClass>) -> Option<Offer> {
+        let c = self.bank_choice(q, bank, class)?;
+        Some(Offer {
+            at: max3(c.local_at, self.channel_at(c.cmd), self.floor),
+            cmd: c.cmd,
+            slot: c.slot,
+            cand: c.cand,
         })
+    }
+
+    /// Without stream arbitration the decision is the earliest offer, ties
+    /// going to the scheduler's favourite: one pass, nothing stored.
+    fn decide_unranked(&mut self, q: usize) -> Option<(u64, Choice)> {
+        let mut best: Option<(u64, u64, u16, Cmd)> = None;
+        let ch_at = [
+            self.channel_at(Cmd::Act),
+            0,
+            self.channel_at(Cmd::Rd),
+            self.channel_at(Cmd::Wr),
+            self.channel_at(Cmd::Upd),
+        ];
+        let mut banks = self.nonempty[q];
+        while banks != 0 {
+            let bank = banks.trailing_zeros() as usize;
+            banks &= banks - 1;
+            let Some(c) = self.bank_choice(q, bank, None) else {
+                continue;
+            };
+            let at = max3(c.local_at, ch_at[c.cmd as usize], self.floor);
+            let k = self.key(Grant::Both, &c.cand);
+            if best.is_none_or(|(bt, bk, _, _)| at < bt || (at == bt && k > bk)) {
+                best = Some((at, k, c.slot, c.cmd));
+            }
+        }
+        let (at, k, slot, cmd) = best?;
+        if self.p.refresh && self.refresh_due <= at {
+            return Some(self.refresh_choice());
+        }
+        self.decision_key = k;
+        Some((at, Choice::Request { slot, cmd }))
     }
 
     fn decide(&mut self) -> Option<(u64, Choice)> {
@@ -467,7 +591,10 @@ impl Channel {
                 None
             };
         }
-        // Pass 1: each bank's offer (one per class when streams are ranked).
+        if !self.ranked {
+            return self.decide_unranked(q);
+        }
+        // Pass 1: each bank's offer, one per stream class.
         let mut offers = std::mem::take(&mut self.scratch);
         offers.clear();
         let ranked = self.ranked;
@@ -588,6 +715,7 @@ impl Channel {
                         self.stats.precharges += 1;
                     }
                 }
+                self.cache_valid = [[0; 3]; 2];
             }
             Choice::Refresh => {
                 let rfc = self.p.timing.rfc;
@@ -596,6 +724,7 @@ impl Channel {
                 }
                 self.stats.refreshes += 1;
                 self.refresh_due += self.p.timing.refi;
+                self.cache_valid = [[0; 3]; 2];
             }
             Choice::Request { slot, cmd } => self.issue_request(at, slot, cmd, out),
         }
@@ -629,12 +758,14 @@ impl Channel {
                 self.faw[self.faw_pos] = at;
                 self.faw_pos = (self.faw_pos + 1) % 4;
                 self.stats.activates += 1;
+                invalidate_group(&mut self.cache_valid, gi, self.p.banks_per_group);
                 return;
             }
             Cmd::Pre => {
                 b.open_row = NO_ROW;
                 b.next_act = b.next_act.max(at + t.pre_to_act);
                 self.stats.precharges += 1;
+                invalidate(&mut self.cache_valid, bi);
                 return;
             }
             Cmd::Rd => {
@@ -665,6 +796,7 @@ impl Channel {
                 self.stats.updates += 1;
             }
         }
+        invalidate_group(&mut self.cache_valid, gi, self.p.banks_per_group);
         // A column command serves the request.
         let e = self.slab[slot as usize];
         let q = (e.op != Op::Read) as usize;
@@ -675,6 +807,7 @@ impl Channel {
         if list.is_empty() {
             self.nonempty[q] &= !(1 << bi);
         }
+        invalidate(&mut self.cache_valid, bi);
         self.len[q] -= 1;
         self.free.push(slot);
         let done = at
@@ -738,7 +871,8 @@ impl Channel {
     /// a one-line state summary for deadlock reports.
     pub fn describe(&self) -> String {
         format!(
-            "readq {}/{} writeq {}/{} draining {} compute {} comm {} refresh_due {} floor {}",
+            "{} readq {}/{} writeq {}/{} draining {} compute {} comm {} refresh_due {} floor {}",
+            self.scheduler.name(),
             self.len[0],
             self.p.read_cap,
             self.len[1],
