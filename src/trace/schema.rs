@@ -87,7 +87,7 @@ pub struct GemmOp {
     pub tile_n: u32,
     /// K-loop step of a tile.
     pub tile_k: u32,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deps: Vec<String>,
 }
 
@@ -104,7 +104,7 @@ pub struct ReduceScatterOp {
     /// collectives have no GEMM.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deps: Vec<String>,
 }
 
@@ -120,7 +120,7 @@ pub struct AllGatherOp {
     /// device contributes `bytes / tp`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deps: Vec<String>,
 }
 
