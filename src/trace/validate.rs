@@ -179,6 +179,16 @@ fn buffer_source(
     }
 }
 
+/// `kind` with its indefinite article.
+fn a(kind: &str) -> String {
+    let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {kind}")
+}
+
 fn check_refs(t: &Trace, op: &Op, at: &FieldPath, by_name: &HashMap<&str, usize>) -> Check {
     for (j, d) in op.deps().iter().enumerate() {
         if !by_name.contains_key(d.as_str()) {
@@ -213,9 +223,9 @@ fn check_refs(t: &Trace, op: &Op, at: &FieldPath, by_name: &HashMap<&str, usize>
         return fail(
             at.key("input"),
             format!(
-                "`{input}` is a {}; the input of a {} must be {wants}",
-                target.kind(),
-                op.kind()
+                "`{input}` is {}; the input of {} must be {wants}",
+                a(target.kind()),
+                a(op.kind())
             ),
         );
     }
