@@ -67,7 +67,9 @@ pub struct ChakraImport {
 pub struct MappedNode {
     /// Position in the file's node stream (0 = first node after metadata).
     pub index: usize,
+    /// Chakra node id (rank 0's).
     pub id: u64,
+    /// Chakra node name.
     pub name: String,
     /// What the node is, e.g. `ALL_REDUCE of 1048576 B`.
     pub what: String,
@@ -78,11 +80,15 @@ pub struct MappedNode {
 /// A node that has no t3sim equivalent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnsupportedNode {
+    /// The rank whose file holds the node.
     pub rank: u32,
     /// Position in the rank's node stream.
     pub index: usize,
+    /// Chakra node id.
     pub id: u64,
+    /// Chakra node name.
     pub name: String,
+    /// Why t3sim cannot replay it.
     pub reason: String,
 }
 

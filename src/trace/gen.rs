@@ -23,10 +23,15 @@ const ORIGIN: &str = "trace generator";
 /// A Transformer model, by hidden size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Model {
+    /// Megatron GPT-2, H 3072.
     MegaGpt2,
+    /// Turing-NLG, H 4256.
     Tnlg,
+    /// GPT-3, H 12288.
     Gpt3,
+    /// PaLM, H 18432.
     Palm,
+    /// Megatron-Turing NLG, H 20480.
     Mtnlg,
 }
 

@@ -44,7 +44,9 @@ pub struct Trace {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Dtype {
+    /// IEEE half precision.
     Fp16,
+    /// bfloat16.
     Bf16,
 }
 
@@ -74,6 +76,7 @@ pub const OP_KINDS: [&str; 3] = ["gemm", "reduce-scatter", "all-gather"];
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GemmOp {
+    /// Unique op name.
     pub name: String,
     /// Output rows (tokens). Split into `tp` RS chunks along M.
     pub m: u64,
@@ -81,12 +84,15 @@ pub struct GemmOp {
     pub n: u64,
     /// Reduction dimension (sliced by TP).
     pub k: u64,
+    /// Element type of A, B and C.
     pub dtype: Dtype,
-    /// Output tile (workgroup) shape.
+    /// Output tile (workgroup) rows.
     pub tile_m: u32,
+    /// Output tile (workgroup) columns.
     pub tile_n: u32,
     /// K-loop step of a tile.
     pub tile_k: u32,
+    /// Ops that must finish first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deps: Vec<String>,
 }
@@ -95,6 +101,7 @@ pub struct GemmOp {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReduceScatterOp {
+    /// Unique op name.
     pub name: String,
     /// The GEMM whose output is reduced (T3 fuses with it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -104,6 +111,7 @@ pub struct ReduceScatterOp {
     /// collectives have no GEMM.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
+    /// Ops that must finish first (besides `input`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deps: Vec<String>,
 }
@@ -112,6 +120,7 @@ pub struct ReduceScatterOp {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AllGatherOp {
+    /// Unique op name.
     pub name: String,
     /// The reduce-scatter whose output is gathered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -120,6 +129,7 @@ pub struct AllGatherOp {
     /// device contributes `bytes / tp`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
+    /// Ops that must finish first (besides `input`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deps: Vec<String>,
 }
@@ -128,6 +138,7 @@ pub struct AllGatherOp {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceOverride {
+    /// Device index in the ring, `0..tp`.
     pub device: u32,
     /// Multiplies the device's compute throughput (0.8 = 20 % slower).
     #[serde(default = "one")]
@@ -391,5 +402,68 @@ impl Trace {
             return None;
         }
         Some(order)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gemm(name: &str, m: u64, n: u64) -> GemmOp {
+        GemmOp {
+            name: name.into(),
+            m,
+            n,
+            k: 64,
+            dtype: Dtype::Fp16,
+            tile_m: 128,
+            tile_n: 128,
+            tile_k: 32,
+            deps: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn edge_tiles_are_partial_and_chunks_are_whole_tile_rows() {
+        let g = gemm("g", 8192, 4256);
+        assert_eq!(g.tile_cols(), 34);
+        assert_eq!(g.tile_width(0), 128);
+        assert_eq!(g.tile_width(33), 32);
+        assert_eq!(g.tile_width(34), 0);
+        assert_eq!(g.chunk_rows(8), 1024);
+        assert_eq!(g.tile_rows_per_chunk(8), 8);
+        assert_eq!(g.tiles(), 64 * 34);
+        assert_eq!(g.k_steps(), 2);
+        assert_eq!(g.flops(), 2 * 8192 * 4256 * 64);
+    }
+
+    #[test]
+    fn topo_order_follows_inputs_and_keeps_program_order_otherwise() {
+        let t = Trace {
+            version: TRACE_VERSION,
+            name: "t".into(),
+            tp: 8,
+            ops: vec![
+                Op::ReduceScatter(ReduceScatterOp {
+                    name: "rs".into(),
+                    input: Some("g".into()),
+                    bytes: None,
+                    deps: Vec::new(),
+                }),
+                Op::Gemm(gemm("g", 1024, 256)),
+                Op::Gemm(gemm("h", 1024, 256)),
+            ],
+            devices: Vec::new(),
+            meta: None,
+        };
+        assert_eq!(t.topo_order(), Some(vec![1, 0, 2]));
+        assert_eq!(t.gemm().unwrap().name, "g");
+        assert_eq!(t.output_bytes(), Some(1024 * 256 * 2));
+        assert_eq!(t.chunk_bytes(), Some(1024 * 256 * 2 / 8));
+        let mut cyclic = t.clone();
+        if let Op::Gemm(g) = &mut cyclic.ops[1] {
+            g.deps.push("rs".into());
+        }
+        assert_eq!(cyclic.topo_order(), None);
     }
 }

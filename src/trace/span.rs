@@ -11,7 +11,9 @@ use std::fmt;
 /// One step of a field path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seg {
+    /// An object member.
     Key(String),
+    /// An array element.
     Index(usize),
 }
 
