@@ -1,0 +1,373 @@
+//! Synthetic traces of the Transformer sub-layers T3 evaluates: a
+//! tensor-sliced GEMM whose `T x H` partial-sum output is reduce-scattered
+//! (DESIGN.md sections 1 and 5).
+
+use super::schema::{Dtype, GemmOp, MAX_TP, Op, ReduceScatterOp, TRACE_VERSION, Trace};
+use crate::error::{InputError, Location, Result};
+use std::fmt;
+use std::str::FromStr;
+
+/// Tokens (batch x sequence) when none are given; the paper does not state T.
+pub const DEFAULT_TOKENS: u64 = 8192;
+
+/// Preferred output tile: 128 x 128, K step 32.
+const TILE_M: u64 = 128;
+const TILE_N: u64 = 128;
+const TILE_K: u64 = 32;
+/// Smallest tile_m the generator falls back to.
+const MIN_TILE_M: u64 = 16;
+
+/// Where generator errors point (there is no file).
+const ORIGIN: &str = "trace generator";
+
+/// A Transformer model, by hidden size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Model {
+    /// Megatron GPT-2, H 3072.
+    MegaGpt2,
+    /// Turing-NLG, H 4256.
+    Tnlg,
+    /// GPT-3, H 12288.
+    Gpt3,
+    /// PaLM, H 18432.
+    Palm,
+    /// Megatron-Turing NLG, H 20480.
+    Mtnlg,
+}
+
+impl Model {
+    /// Every model, in the order of DESIGN.md section 5.
+    pub const ALL: [Model; 5] = [
+        Model::MegaGpt2,
+        Model::Tnlg,
+        Model::Gpt3,
+        Model::Palm,
+        Model::Mtnlg,
+    ];
+
+    /// The model's name in file names and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::MegaGpt2 => "mega-gpt2",
+            Model::Tnlg => "tnlg",
+            Model::Gpt3 => "gpt3",
+            Model::Palm => "palm",
+            Model::Mtnlg => "mtnlg",
+        }
+    }
+
+    /// Hidden size H.
+    pub fn hidden(self) -> u64 {
+        match self {
+            Model::MegaGpt2 => 3072,
+            Model::Tnlg => 4256,
+            Model::Gpt3 => 12288,
+            Model::Palm => 18432,
+            Model::Mtnlg => 20480,
+        }
+    }
+
+    /// TP degrees the shipped traces use for this model.
+    pub fn shipped_tp(self) -> &'static [u32] {
+        match self {
+            Model::MegaGpt2 | Model::Tnlg => &[8, 16],
+            Model::Gpt3 | Model::Palm | Model::Mtnlg => &[32],
+        }
+    }
+}
+
+impl fmt::Display for Model {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Model {
+    type Err = InputError;
+    fn from_str(s: &str) -> std::result::Result<Self, InputError> {
+        Model::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| unknown("model", s, Model::ALL.map(Model::name)))
+    }
+}
+
+/// A sub-layer ending in a reduce-scattered GEMM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SubLayer {
+    /// Attention output projection (forward), K = H/n.
+    Op,
+    /// MLP down-projection (forward), K = 4H/n.
+    Fc2,
+    /// MLP up-projection's input gradient (backward), K = 4H/n.
+    Fc1,
+    /// QKV projection's input gradient (backward), K = 3H/n.
+    Ip,
+}
+
+impl SubLayer {
+    /// Every sub-layer, in the order of DESIGN.md section 1.
+    pub const ALL: [SubLayer; 4] = [SubLayer::Op, SubLayer::Fc2, SubLayer::Fc1, SubLayer::Ip];
+
+    /// The sub-layer's name in file names and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            SubLayer::Op => "op",
+            SubLayer::Fc2 => "fc2",
+            SubLayer::Fc1 => "fc1",
+            SubLayer::Ip => "ip",
+        }
+    }
+
+    /// `forward` or `backward`.
+    pub fn pass(self) -> &'static str {
+        match self {
+            SubLayer::Op | SubLayer::Fc2 => "forward",
+            SubLayer::Fc1 | SubLayer::Ip => "backward",
+        }
+    }
+
+    /// K = this x H / tp.
+    pub fn k_multiple(self) -> u64 {
+        match self {
+            SubLayer::Op => 1,
+            SubLayer::Fc2 | SubLayer::Fc1 => 4,
+            SubLayer::Ip => 3,
+        }
+    }
+}
+
+impl fmt::Display for SubLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for SubLayer {
+    type Err = InputError;
+    fn from_str(s: &str) -> std::result::Result<Self, InputError> {
+        SubLayer::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| unknown("sublayer", s, SubLayer::ALL.map(SubLayer::name)))
+    }
+}
+
+fn unknown<const N: usize>(field: &str, got: &str, names: [&str; N]) -> InputError {
+    InputError::new(
+        Location::file(ORIGIN),
+        field,
+        format!(
+            "unknown {field} `{got}`; expected one of {}",
+            names.join(", ")
+        ),
+    )
+}
+
+fn bad(field: &str, msg: String) -> crate::Error {
+    InputError::new(Location::file(ORIGIN), field, msg).into()
+}
+
+/// The shipped traces: (model, tp, sub-layer) at [`DEFAULT_TOKENS`].
+pub fn shipped() -> Vec<(Model, u32, SubLayer)> {
+    let mut v = Vec::new();
+    for m in Model::ALL {
+        for &tp in m.shipped_tp() {
+            for s in SubLayer::ALL {
+                v.push((m, tp, s));
+            }
+        }
+    }
+    v
+}
+
+/// The trace name (and file stem) for a configuration: `tnlg-tp8-fc2`,
+/// with `-t<tokens>` appended when tokens differ from the default.
+pub fn trace_name(model: Model, tp: u32, sublayer: SubLayer, tokens: u64) -> String {
+    let mut name = format!("{model}-tp{tp}-{sublayer}");
+    if tokens != DEFAULT_TOKENS {
+        name.push_str(&format!("-t{tokens}"));
+    }
+    name
+}
+
+/// The trace of `sublayer` of `model` at TP degree `tp` over `tokens` tokens:
+/// M = tokens, N = H, K = (1, 4, 4 or 3) x H / tp, FP16, one reduce-scatter.
+pub fn generate(model: Model, tp: u32, sublayer: SubLayer, tokens: u64) -> Result<Trace> {
+    if !(2..=MAX_TP).contains(&tp) {
+        return Err(bad(
+            "tp",
+            format!("tp = {tp} is outside the supported range 2..={MAX_TP}"),
+        ));
+    }
+    let tp64 = u64::from(tp);
+    let h = model.hidden();
+    let sliced = sublayer.k_multiple() * h;
+    if !sliced.is_multiple_of(tp64) {
+        return Err(bad(
+            "tp",
+            format!(
+                "{sublayer}: K = {}H/tp = {sliced}/{tp} is not a whole number for {model} (H = {h})",
+                sublayer.k_multiple()
+            ),
+        ));
+    }
+    let k = sliced / tp64;
+    if tokens == 0 || !tokens.is_multiple_of(tp64) {
+        return Err(bad(
+            "tokens",
+            format!(
+                "tokens = {tokens} must be a positive multiple of tp = {tp} (one reduce-scatter chunk per device)"
+            ),
+        ));
+    }
+    let rows = tokens / tp64;
+    let Some(tile_m) = tile_m_for(rows) else {
+        return Err(bad(
+            "tokens",
+            format!(
+                "tokens / tp = {rows} rows per chunk is not a multiple of {MIN_TILE_M}, so no tile_m of \
+                 at least {MIN_TILE_M} covers a chunk exactly; choose tokens a multiple of {}",
+                tp64 * MIN_TILE_M
+            ),
+        ));
+    };
+    let name = trace_name(model, tp, sublayer, tokens);
+    let gemm = GemmOp {
+        name: sublayer.name().to_string(),
+        m: tokens,
+        n: h,
+        k,
+        dtype: Dtype::Fp16,
+        tile_m,
+        tile_n: tile_n_for(h),
+        tile_k: tile_k_for(k),
+        deps: Vec::new(),
+    };
+    let rs = ReduceScatterOp {
+        name: format!("{}-rs", sublayer.name()),
+        input: Some(gemm.name.clone()),
+        bytes: None,
+        deps: Vec::new(),
+    };
+    let trace = Trace {
+        version: TRACE_VERSION,
+        name: name.clone(),
+        tp,
+        ops: vec![Op::Gemm(gemm), Op::ReduceScatter(rs)],
+        devices: Vec::new(),
+        meta: Some(serde_json::json!({
+            "generator": "t3sim::trace::gen",
+            "model": model.name(),
+            "hidden": h,
+            "sublayer": sublayer.name(),
+            "pass": sublayer.pass(),
+            "tokens": tokens,
+            "k": format!("{}H/tp", sublayer.k_multiple()),
+        })),
+    };
+    super::validate(&trace, &name)?;
+    Ok(trace)
+}
+
+/// The output tile height for chunks of `rows` rows: 128 when it divides
+/// them, else the largest power of two that does, if at least 16.
+pub(crate) fn tile_m_for(rows: u64) -> Option<u32> {
+    let t = (rows & rows.wrapping_neg()).min(TILE_M);
+    if t < MIN_TILE_M {
+        return None;
+    }
+    u32::try_from(t).ok()
+}
+
+/// The output tile width for N columns (edge tiles may be partial).
+pub(crate) fn tile_n_for(n: u64) -> u32 {
+    small(TILE_N.min(n))
+}
+
+/// The K step for a reduction of `k`.
+pub(crate) fn tile_k_for(k: u64) -> u32 {
+    small(TILE_K.min(k))
+}
+
+/// Tile sizes here are at most 128.
+fn small(v: u64) -> u32 {
+    u32::try_from(v).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tnlg_fc2_tp8_has_the_papers_shape() {
+        let t = generate(Model::Tnlg, 8, SubLayer::Fc2, DEFAULT_TOKENS).unwrap();
+        let g = t.gemm().unwrap();
+        assert_eq!((g.m, g.n, g.k), (8192, 4256, 2128));
+        assert_eq!((g.tile_m, g.tile_n, g.tile_k), (128, 128, 32));
+        assert_eq!(t.output_bytes(), Some(8192 * 4256 * 2));
+        assert_eq!(g.chunk_rows(8), 1024);
+        assert_eq!(g.tiles_per_chunk(8), 8 * 34);
+        assert_eq!(t.name, "tnlg-tp8-fc2");
+    }
+
+    #[test]
+    fn k_follows_the_sublayer() {
+        let k = |s| {
+            generate(Model::Gpt3, 32, s, DEFAULT_TOKENS)
+                .unwrap()
+                .gemm()
+                .unwrap()
+                .k
+        };
+        assert_eq!(k(SubLayer::Op), 384);
+        assert_eq!(k(SubLayer::Fc2), 1536);
+        assert_eq!(k(SubLayer::Fc1), 1536);
+        assert_eq!(k(SubLayer::Ip), 1152);
+    }
+
+    #[test]
+    fn small_chunks_get_a_smaller_power_of_two_tile() {
+        let t = generate(Model::MegaGpt2, 8, SubLayer::Op, 8 * 48).unwrap();
+        assert_eq!(t.gemm().unwrap().tile_m, 16);
+        assert_eq!(t.name, "mega-gpt2-tp8-op-t384");
+        let t = generate(Model::MegaGpt2, 8, SubLayer::Op, 8 * 96).unwrap();
+        assert_eq!(t.gemm().unwrap().tile_m, 32);
+    }
+
+    #[test]
+    fn impossible_tilings_and_bad_arguments_are_rejected_clearly() {
+        let e = generate(Model::Tnlg, 8, SubLayer::Op, 8 * 24).unwrap_err();
+        assert!(e.to_string().contains("field `tokens`"), "{e}");
+        assert!(e.to_string().contains("multiple of 128"), "{e}");
+        let e = generate(Model::Tnlg, 8, SubLayer::Op, 1001).unwrap_err();
+        assert!(e.to_string().contains("multiple of tp"), "{e}");
+        let e = generate(Model::Tnlg, 1, SubLayer::Op, 8192).unwrap_err();
+        assert!(e.to_string().contains("field `tp`"), "{e}");
+        // 4256 / 64 = 66.5: T-NLG does not slice evenly 64 ways.
+        let e = generate(Model::Tnlg, 64, SubLayer::Op, 8192).unwrap_err();
+        assert!(e.to_string().contains("not a whole number"), "{e}");
+        let e = generate(Model::Tnlg, 8, SubLayer::Op, 0).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn names_parse_back() {
+        for m in Model::ALL {
+            assert_eq!(m.name().parse::<Model>().unwrap(), m);
+        }
+        for s in SubLayer::ALL {
+            assert_eq!(s.name().parse::<SubLayer>().unwrap(), s);
+        }
+        let e = "gpt4".parse::<Model>().unwrap_err();
+        assert!(
+            e.to_string().contains("expected one of mega-gpt2, tnlg"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn shipped_set_has_28_traces() {
+        assert_eq!(shipped().len(), 28);
+    }
+}
