@@ -95,7 +95,7 @@ impl L2 {
             .into());
         }
         let set_bytes = line * cfg.l2_ways as u64;
-        if cfg.l2_bytes == 0 || cfg.l2_bytes % set_bytes != 0 {
+        if cfg.l2_bytes == 0 || !cfg.l2_bytes.is_multiple_of(set_bytes) {
             return Err(bad(
                 "gpu.l2_bytes",
                 format!(
