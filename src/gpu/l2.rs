@@ -21,7 +21,9 @@
 //!   are always older than valid ones, so the oldest way is the victim in
 //!   both cases and a miss needs one scan.
 //!
-//! State is three flat arrays indexed `set * ways + way`; an access
+//! State is two flat arrays indexed `set * ways + way`: the line address
+//! of each way, and one byte per way holding its age (low bits) and dirty
+//! flag (top bit), so an access touches two host cache regions and
 //! allocates nothing.
 
 use crate::config::GpuConfig;
@@ -33,6 +35,10 @@ const INVALID: u64 = u64::MAX;
 
 /// Lines beyond this are a config mistake, not a cache (4 GB of state).
 const MAX_LINES: u64 = 1 << 28;
+
+/// Dirty flag in a way's meta byte; the low bits are its age (< 64).
+const DIRTY: u8 = 0x80;
+const AGE: u8 = 0x7f;
 
 /// What one access did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,8 +76,7 @@ pub struct L2 {
     /// `sets - 1` when `sets` is a power of two.
     set_mask: Option<u64>,
     tags: Vec<u64>,
-    ages: Vec<u8>,
-    dirty: Vec<bool>,
+    meta: Vec<u8>,
     stats: L2Stats,
 }
 
@@ -115,15 +120,14 @@ impl L2 {
         }
         let ways = cfg.l2_ways as usize;
         let sets = lines / ways as u64;
-        let ages = (0..lines).map(|i| (i % ways as u64) as u8).collect();
+        let meta = (0..lines).map(|i| (i % ways as u64) as u8).collect();
         Ok(L2 {
             line_shift: line.trailing_zeros(),
             ways,
             sets,
             set_mask: sets.is_power_of_two().then(|| sets - 1),
             tags: vec![INVALID; lines as usize],
-            ages,
-            dirty: vec![false; lines as usize],
+            meta,
             stats: L2Stats::default(),
         })
     }
@@ -158,16 +162,14 @@ impl L2 {
             None => line % self.sets,
         };
         let base = set as usize * self.ways;
-        let hit_way = self.tags[base..base + self.ways]
-            .iter()
-            .position(|&t| t == line);
+        let hit_way = find(&self.tags[base..base + self.ways], line);
         if !allocate {
             return self.bypass(base, hit_way, is_write);
         }
         if let Some(w) = hit_way {
             self.stats.hits += 1;
             self.touch(base, w);
-            self.dirty[base + w] |= is_write;
+            self.meta[base + w] |= DIRTY * is_write as u8;
             return L2Outcome {
                 hit: true,
                 evicted_dirty: None,
@@ -178,7 +180,7 @@ impl L2 {
         let i = base + victim;
         let evicted_dirty = self.write_back_if_dirty(i);
         self.tags[i] = line;
-        self.dirty[i] = is_write;
+        self.meta[i] |= DIRTY * is_write as u8;
         self.touch(base, victim);
         L2Outcome {
             hit: false,
@@ -229,44 +231,56 @@ impl L2 {
     }
 
     fn write_back_if_dirty(&mut self, i: usize) -> Option<u64> {
-        if !std::mem::replace(&mut self.dirty[i], false) {
+        if self.meta[i] & DIRTY == 0 {
             return None;
         }
+        self.meta[i] &= AGE;
         self.stats.writebacks += 1;
         Some(self.tags[i] << self.line_shift)
     }
 
     fn oldest(&self, base: usize) -> usize {
         let top = (self.ways - 1) as u8;
-        self.ages[base..base + self.ways]
+        self.meta[base..base + self.ways]
             .iter()
-            .position(|&a| a == top)
+            .position(|&m| m & AGE == top)
             .unwrap_or(0)
     }
 
     /// Makes `way` the most recent; ways younger than it age by one.
     #[inline]
     fn touch(&mut self, base: usize, way: usize) {
-        let ages = &mut self.ages[base..base + self.ways];
-        let old = ages[way];
+        let meta = &mut self.meta[base..base + self.ways];
+        let old = meta[way] & AGE;
         // Branch-free so that the loop over the set vectorises.
-        for a in ages.iter_mut() {
-            *a += (*a < old) as u8;
+        for m in meta.iter_mut() {
+            *m += ((*m & AGE) < old) as u8;
         }
-        ages[way] = 0;
+        meta[way] &= DIRTY;
     }
 
     /// Makes `way` the least recent; ways older than it get younger by one.
     fn make_oldest(&mut self, base: usize, way: usize) {
-        let ages = &mut self.ages[base..base + self.ways];
-        let old = ages[way];
-        for a in ages.iter_mut() {
-            if *a > old {
-                *a -= 1;
-            }
+        let meta = &mut self.meta[base..base + self.ways];
+        let old = meta[way] & AGE;
+        for m in meta.iter_mut() {
+            *m -= ((*m & AGE) > old) as u8;
         }
-        ages[way] = (self.ways - 1) as u8;
+        meta[way] = (meta[way] & DIRTY) | (self.ways - 1) as u8;
     }
+}
+
+/// The way holding `line`. Scans the whole set without an early exit so
+/// that the compare loop vectorises; a line is in at most one way.
+#[inline]
+fn find(tags: &[u64], line: u64) -> Option<usize> {
+    let mut hit = usize::MAX;
+    for (w, &t) in tags.iter().enumerate() {
+        if t == line {
+            hit = w;
+        }
+    }
+    (hit != usize::MAX).then_some(hit)
 }
 
 #[cfg(test)]
@@ -288,10 +302,10 @@ mod tests {
     }
 
     fn ages_are_permutations(l2: &L2) -> bool {
-        l2.ages.chunks(l2.ways).all(|s| {
+        l2.meta.chunks(l2.ways).all(|s| {
             let mut seen = vec![false; l2.ways];
             s.iter()
-                .all(|&a| !std::mem::replace(&mut seen[a as usize], true))
+                .all(|&m| !std::mem::replace(&mut seen[(m & AGE) as usize], true))
         })
     }
 
@@ -396,7 +410,7 @@ mod tests {
             assert!(!l2.access(a, false, false).hit);
         }
         assert_eq!(l2.tags, before.tags);
-        assert_eq!(l2.ages, before.ages);
+        assert_eq!(l2.meta, before.meta);
         let s = l2.stats();
         assert_eq!(s.bypass_accesses, 2 * 2 * cfg.l2_bytes / 128);
         assert_eq!((s.hits, s.misses - before.stats().misses), (0, 0));

@@ -111,7 +111,11 @@ impl Ring {
     pub fn endpoints(&self, link: usize) -> (u32, u32) {
         let link = link % self.link_count();
         let src = (link / 2) as u32;
-        let dir = if link.is_multiple_of(2) { Dir::Prev } else { Dir::Next };
+        let dir = if link.is_multiple_of(2) {
+            Dir::Prev
+        } else {
+            Dir::Next
+        };
         (src, self.neighbour(src, dir))
     }
 
