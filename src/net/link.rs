@@ -187,14 +187,14 @@ impl Link {
         self.free_credits > 0 || self.returning.front().is_some_and(|&t| t <= now)
     }
 
-    /// The earliest time a send can find a credit: `Some(t)` with `t` at or
-    /// before any time a credit is free, `None` while every credit waits for
-    /// the receiver to call [`Link::return_credit`].
-    pub fn credit_ready_at(&self) -> Option<Ps> {
+    /// The earliest time at or after `now` that a send finds a credit;
+    /// `None` while every credit waits for the receiver to call
+    /// [`Link::return_credit`].
+    pub fn credit_ready_at(&self, now: Ps) -> Option<Ps> {
         if self.free_credits > 0 {
-            Some(0)
+            Some(now)
         } else {
-            self.returning.front().copied()
+            self.returning.front().map(|&t| t.max(now))
         }
     }
 
@@ -398,7 +398,7 @@ mod tests {
                     now = d.tail_sent;
                     sent += 1;
                 }
-                Err(LinkError::NoCredit) => now = l.credit_ready_at().unwrap(),
+                Err(LinkError::NoCredit) => now = l.credit_ready_at(now).unwrap(),
                 Err(e) => panic!("{e}"),
             }
         }
@@ -417,13 +417,14 @@ mod tests {
         let a = l.send(0, 256).unwrap();
         l.send(0, 256).unwrap();
         assert!(!l.can_send(0));
-        assert_eq!(l.credit_ready_at(), None);
+        assert_eq!(l.credit_ready_at(0), None);
         assert_eq!(l.send(0, 256), Err(LinkError::NoCredit));
         assert_eq!(l.stats().packets, 2);
         assert_eq!(l.next_free(), 8_000);
         l.return_credit(a.arrival).unwrap();
         let back = a.arrival + 500_000;
-        assert_eq!(l.credit_ready_at(), Some(back));
+        assert_eq!(l.credit_ready_at(0), Some(back));
+        assert_eq!(l.credit_ready_at(back + 7), Some(back + 7));
         assert!(!l.can_send(back - 1));
         assert!(l.can_send(back));
         assert_eq!(l.send(back - 1, 256), Err(LinkError::NoCredit));
@@ -453,7 +454,7 @@ mod tests {
         l.send(0, 256).unwrap();
         l.return_credit(50_000).unwrap();
         l.return_credit(20_000).unwrap();
-        assert_eq!(l.credit_ready_at(), Some(30_000));
+        assert_eq!(l.credit_ready_at(0), Some(30_000));
         assert!(l.can_send(30_000));
     }
 
