@@ -482,4 +482,35 @@ mod tests {
             assert!(e.contains(&format!("`{field}`")), "{e}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn packets_never_overlap_and_take_their_exact_share_of_time(
+            gbps in 1.0f64..500.0,
+            ops in proptest::collection::vec((0u64..20_000, 1u32..=256), 1..300),
+        ) {
+            let mut l = Link::new(&cfg(gbps, 100, 256, 1 << 20), 1.0).unwrap();
+            let rate = l.rate_bytes_per_s() as u128;
+            let (mut now, mut prev_tail, mut bytes) = (0u64, 0u64, 0u64);
+            let (mut lo, mut hi) = (0u128, 0u128);
+            for (gap, b) in ops {
+                now += gap;
+                let d = l.send(now, b).unwrap();
+                let exact_lo = b as u128 * 1_000_000_000_000 / rate;
+                proptest::prop_assert!(d.start >= now && d.start >= prev_tail);
+                proptest::prop_assert_eq!(d.start, now.max(prev_tail));
+                let took = (d.tail_sent - d.start) as u128;
+                // Rounded once per epoch: each packet is within 1 ps of exact.
+                proptest::prop_assert!(took >= exact_lo && took <= exact_lo + 1);
+                proptest::prop_assert_eq!(d.arrival, d.tail_sent + 100_000);
+                lo += exact_lo;
+                hi += exact_lo + 1;
+                prev_tail = d.tail_sent;
+                bytes += b as u64;
+            }
+            let busy = l.busy_ps() as u128;
+            proptest::prop_assert!(busy >= lo && busy <= hi);
+            proptest::prop_assert_eq!(l.stats().bytes, bytes);
+        }
+    }
 }
