@@ -7,13 +7,17 @@
 //! - [`config`]: hardware presets, overrides and validation.
 //! - [`trace`]: the trace format, generators and importers.
 //! - [`engine`]: the time base (clock domains) and event queue.
+//! - [`gpu`]: the compute side (L2 cache).
 //! - [`mem`]: the HBM memory system (controllers, banks, timing, NMC).
+//! - [`net`]: inter-device links and the ring topology.
 //! - [`error`]: input errors that name file, line and field.
 
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod gpu;
 pub mod mem;
+pub mod net;
 pub mod trace;
 
 pub use error::{Error, InputError, Result};
