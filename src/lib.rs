@@ -9,11 +9,15 @@
 //! - [`engine`]: the time base (clock domains) and event queue.
 //! - [`mem`]: the HBM memory system (controllers, banks, timing, NMC).
 //! - [`error`]: input errors that name file, line and field.
+//! - [`report`]: plots (PNG/SVG) and the Perfetto timeline export.
+//! - [`sweep`]: parameter sweeps, shards, merge and resume.
 
 pub mod config;
 pub mod engine;
 pub mod error;
 pub mod mem;
+pub mod report;
+pub mod sweep;
 pub mod trace;
 
 pub use error::{Error, InputError, Result};

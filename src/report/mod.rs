@@ -1,0 +1,1 @@
+//! Reports: plots (PNG and SVG) and timeline export, made from plain data.
