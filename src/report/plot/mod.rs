@@ -1,0 +1,1 @@
+//! Plots: PNG and SVG from plain data.
