@@ -244,6 +244,14 @@ fn write_creates_the_file() {
     let (spans, counters) = sample();
     let p = d.path().join("sub/trace.json");
     perfetto::write(&p, &spans, &counters).unwrap();
+    if let Some(keep) = std::env::var_os("T3SIM_PLOT_DIR") {
+        perfetto::write(
+            &std::path::Path::new(&keep).join("trace.json"),
+            &spans,
+            &counters,
+        )
+        .unwrap();
+    }
     assert_eq!(
         std::fs::read_to_string(&p).unwrap(),
         perfetto::to_json(&spans, &counters).unwrap()

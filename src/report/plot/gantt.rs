@@ -113,7 +113,7 @@ pub fn timeline(
     } else if rows <= 48 {
         22
     } else {
-        (1800 / rows as u32).clamp(3, 22)
+        (1800 / rows.max(1) as u32).clamp(3, 22)
     };
     let mut cats: Vec<String> = shown.iter().map(|s| s.category.clone()).collect();
     cats.sort();
@@ -126,7 +126,10 @@ pub fn timeline(
             opts.title.clone()
         },
         width: opts.width.max(400),
-        height: (50 + 70 + 24 + rows as u32 * row_h).max(260),
+        height: (rows as u32)
+            .saturating_mul(row_h)
+            .saturating_add(144)
+            .max(260),
         row_h,
         lanes: lay.lanes,
         bars: shown
@@ -212,7 +215,7 @@ impl Figure for Gantt {
             .margin(12)
             .margin_right(24)
             .x_label_area_size(52)
-            .y_label_area_size(dev_w + track_w + 34)
+            .y_label_area_size((dev_w + track_w + 34).min(w / 3))
             .build_cartesian_2d(x0..x1, 0.0..n)?;
         chart
             .configure_mesh()

@@ -387,6 +387,8 @@ impl Figure for LineFig {
         }
         let (x0, x1) = match &self.x_categories {
             Some(c) => (-0.3, c.len() as f64 - 0.7),
+            // Room at the ends so markers do not sit on the axes.
+            None if x1 > x0 && self.markers => padded(x0, x1, 0.04),
             None if x1 > x0 => (x0, x1),
             None => padded(x0, x1, 0.05),
         };

@@ -45,6 +45,9 @@ fn ensure_font() {
     });
 }
 
+/// Largest width or height of a plot, in pixels.
+const MAX_SIDE: u32 = 16_384;
+
 /// The result of drawing on one backend.
 type Drawn<DB> = std::result::Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
@@ -57,7 +60,10 @@ trait Figure {
 /// Draws the figure as SVG and PNG next to `stem`.
 fn render(fig: &impl Figure, stem: &Path) -> Result<Vec<PathBuf>> {
     ensure_font();
+    // Bounded so that a silly size asks for at most ~1 GB of pixels rather
+    // than aborting on allocation.
     let (w, h) = fig.size();
+    let (w, h) = (w.clamp(64, MAX_SIDE), h.clamp(64, MAX_SIDE));
     let svg_path = stem.with_extension("svg");
     let png_path = stem.with_extension("png");
     let draw_err = |what: &Path, e: String| {
