@@ -11,6 +11,8 @@
 //! - [`mem`]: the HBM memory system (controllers, banks, timing, NMC).
 //! - [`net`]: inter-device links and the ring topology.
 //! - [`error`]: input errors that name file, line and field.
+//! - [`report`]: plots (PNG/SVG) and the Perfetto timeline export.
+//! - [`sweep`]: parameter sweeps, shards, merge and resume.
 
 pub mod config;
 pub mod engine;
@@ -18,6 +20,8 @@ pub mod error;
 pub mod gpu;
 pub mod mem;
 pub mod net;
+pub mod report;
+pub mod sweep;
 pub mod trace;
 
 pub use error::{Error, InputError, Result};
