@@ -122,14 +122,16 @@ mod tests {
     use crate::config::HwConfig;
 
     #[test]
-    fn streaming_lines_walk_channels_then_columns() {
+    fn streaming_lines_walk_channels_then_bank_groups_then_columns() {
         let c = HwConfig::preset("hbm2-stack").unwrap();
         let m = AddressMap::parse(&c.mem.mapping, &c.mem).unwrap();
         let a: Vec<DramAddr> = (0..16).map(|i| m.decode(i * 64).unwrap()).collect();
         assert_eq!(a[0].channel, 0);
         assert_eq!(a[7].channel, 7);
         assert_eq!(a[8].channel, 0);
-        assert_eq!(a[8].column, 1);
+        assert_eq!((a[8].bank_group, a[8].column), (1, 0));
+        let d = m.decode(32 * 64).unwrap();
+        assert_eq!((d.channel, d.bank_group, d.column), (0, 0, 1));
         assert!(a.iter().all(|d| d.row == 0 && d.bank == 0));
         assert!(m.decode(c.mem.capacity_bytes()).is_none());
     }

@@ -152,6 +152,8 @@ pub(crate) struct Channel {
     comm_queued: u32,
     /// Cycle from which the oldest communication request has gone unserved.
     comm_since: u64,
+    /// Cycle from which communication has been refused admission.
+    comm_held_since: Option<u64>,
     next_age: u64,
     arbiter: Box<dyn ArbitrationPolicy>,
     scheduler: Box<dyn Scheduler>,
@@ -235,6 +237,7 @@ impl Channel {
             compute_queued: 0,
             comm_queued: 0,
             comm_since: 0,
+            comm_held_since: None,
             next_age: 0,
             arbiter,
             scheduler,
@@ -273,6 +276,40 @@ impl Channel {
         match op {
             Op::Read => self.len[0] < self.p.read_cap,
             Op::Write | Op::Update => self.len[1] < self.p.write_cap,
+        }
+    }
+
+    /// Whether a request of `class` may enter the queue at `now`. Compute
+    /// always may (space permitting). Under a stream-ranking policy,
+    /// communication enters only while the arbiter would let it issue:
+    /// t3-mca keeps it out while occupancy is at or above the threshold and
+    /// compute is waiting, until it has been held for the starvation limit.
+    /// A refusal starts the starvation clock.
+    pub fn admits(&mut self, now: u64, op: Op, class: StreamClass) -> bool {
+        if !self.can_accept(op) {
+            return false;
+        }
+        if class == StreamClass::Compute || !self.ranked {
+            return true;
+        }
+        let since = match (self.comm_held_since, self.comm_queued > 0) {
+            (Some(h), true) => h.min(self.comm_since),
+            (Some(h), false) => h,
+            (None, true) => self.comm_since,
+            (None, false) => now,
+        };
+        let g = self.arbiter.grant(&ArbInputs {
+            compute_waiting: self.compute_queued > 0,
+            comm_waiting: true,
+            occupancy: (self.len[0] + self.len[1]) as u32,
+            starve_cycles: now.saturating_sub(since),
+        });
+        if g == Grant::ComputeOnly {
+            self.comm_held_since.get_or_insert(now);
+            false
+        } else {
+            self.comm_held_since = None;
+            true
         }
     }
 
@@ -848,17 +885,6 @@ impl Channel {
             done,
         });
         self.update_mode();
-    }
-
-    /// Issues every command scheduled before cycle `until`.
-    #[inline]
-    pub fn run_before(&mut self, until: u64, out: &mut Vec<Served>) {
-        while let Some(t) = self.next_time() {
-            if t >= until {
-                break;
-            }
-            self.issue(out);
-        }
     }
 
     /// Closes the occupancy integral at `now` (end of run).

@@ -18,3 +18,4 @@ pub use stats::MemStats;
 pub use system::{MemorySystem, Reject};
 pub mod trace_file;
 pub mod trace_replay;
+pub mod workload;

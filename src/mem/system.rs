@@ -26,7 +26,8 @@ use std::collections::HashMap;
 /// Why a request was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reject {
-    /// The channel's queue is full; retry after it drains.
+    /// The channel's queue is full, or the arbitration policy holds
+    /// communication back; retry after the channel issues.
     QueueFull { channel: u32 },
     /// The address lies beyond the capacity.
     OutOfRange { addr: u64, capacity: u64 },
@@ -53,6 +54,11 @@ pub struct MemorySystem {
     data: DataStore,
     /// Last cycle a command was processed.
     now: u64,
+    /// Per channel, per stream class: requests submitted while the queue
+    /// could not take them, oldest first (the GPU-side queues in front of
+    /// each controller).
+    backlog: Vec<[std::collections::VecDeque<Request>; 2]>,
+    backlog_len: usize,
 }
 
 impl MemorySystem {
@@ -99,6 +105,8 @@ impl MemorySystem {
             stats: MemStats::new(n),
             data: DataStore::default(),
             now: 0,
+            backlog: (0..n).map(|_| Default::default()).collect(),
+            backlog_len: 0,
         })
     }
 
@@ -132,11 +140,11 @@ impl MemorySystem {
             addr: req.addr,
             capacity: self.map.capacity_bytes(),
         })?;
-        let ch = &mut self.channels[d.channel as usize];
         // Channels only interact through arrivals: bring this one up to the
         // arrival before it sees the request.
-        ch.run_before(now, &mut self.served);
-        if !ch.can_accept(req.op) {
+        self.run_channel_before(d.channel as usize, now);
+        let ch = &mut self.channels[d.channel as usize];
+        if !ch.admits(now.max(self.now), req.op, req.stream.class()) {
             return Err(Reject::QueueFull { channel: d.channel });
         }
         let bank = (d.bank_group * self.banks_per_group + d.bank) as u16;
@@ -151,6 +159,67 @@ impl MemorySystem {
             d.bank_group as u8,
         );
         Ok(())
+    }
+
+    /// Queues a request, or keeps it in the channel's backlog until the
+    /// controller can take it (it then arrives the cycle a slot frees).
+    pub fn submit(&mut self, now: u64, req: Request) -> Result<(), Reject> {
+        match self.try_enqueue(now, req) {
+            Ok(()) => Ok(()),
+            Err(Reject::QueueFull { channel }) => {
+                let class = (req.stream.class() == crate::mem::StreamClass::Comm) as usize;
+                self.backlog[channel as usize][class].push_back(req);
+                self.backlog_len += 1;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Requests waiting in front of full controllers.
+    pub fn backlog(&self) -> usize {
+        self.backlog_len
+    }
+
+    /// Moves backlogged requests of channel `c` into its queue at cycle `t`.
+    fn refill(&mut self, c: usize, t: u64) {
+        if self.backlog_len == 0 {
+            return;
+        }
+        for class in 0..2 {
+            while let Some(req) = self.backlog[c][class].front().copied() {
+                let cls = req.stream.class();
+                if !self.channels[c].admits(t, req.op, cls) {
+                    break;
+                }
+                self.backlog[c][class].pop_front();
+                self.backlog_len -= 1;
+                let d = self.map.decode(req.addr).expect("checked at submit");
+                let bank = (d.bank_group * self.banks_per_group + d.bank) as u16;
+                self.channels[c].enqueue(
+                    t,
+                    req.addr,
+                    req.tag,
+                    req.op,
+                    req.stream,
+                    d.row,
+                    bank,
+                    d.bank_group as u8,
+                );
+            }
+        }
+    }
+
+    /// Issues channel `c`'s commands scheduled before `until`, refilling
+    /// its queue from the backlog as slots free.
+    fn run_channel_before(&mut self, c: usize, until: u64) {
+        while let Some(t) = self.channels[c].next_time() {
+            if t >= until {
+                break;
+            }
+            self.channels[c].issue(&mut self.served);
+            self.refill(c, t + 1);
+        }
     }
 
     /// Like [`Self::try_enqueue`], carrying the data a write stores or an
@@ -220,6 +289,7 @@ impl MemorySystem {
         }
         let (_, i) = best?;
         let t = self.channels[i].issue(&mut self.served)?;
+        self.refill(i, t + 1);
         self.now = self.now.max(t);
         self.retire_served();
         Some(t)
@@ -229,7 +299,7 @@ impl MemorySystem {
     pub fn advance_before(&mut self, until: u64) {
         for i in 0..self.channels.len() {
             // Channels are independent between arrivals: run each in turn.
-            self.channels[i].run_before(until, &mut self.served);
+            self.run_channel_before(i, until);
             if self.served.len() > 4096 {
                 self.retire_served();
             }
@@ -238,13 +308,19 @@ impl MemorySystem {
         self.now = self.now.max(until.saturating_sub(1));
     }
 
-    /// Issues commands on one channel until it can accept `op`; returns the
-    /// cycle at which it can, or `None` if it never will.
-    pub fn drain_until_accepts(&mut self, channel: u32, op: Op) -> Option<u64> {
+    /// Issues commands on one channel until it admits `req` (queue space,
+    /// and the arbitration policy's consent for communication); returns the
+    /// cycle of the last command issued, or `None` if it never will.
+    pub fn drain_until_accepts(&mut self, channel: u32, req: &Request) -> Option<u64> {
         let i = channel as usize;
         let mut t = self.now;
-        while !self.channels.get(i)?.can_accept(op) {
+        while !self
+            .channels
+            .get_mut(i)?
+            .admits(t + 1, req.op, req.stream.class())
+        {
             t = self.channels[i].issue(&mut self.served)?;
+            self.refill(i, t + 1);
         }
         self.retire_served();
         Some(t)
@@ -254,10 +330,13 @@ impl MemorySystem {
     /// returns the last cycle any channel was busy.
     pub fn drain_all(&mut self) -> u64 {
         let mut end = self.now;
-        for ch in &mut self.channels {
-            while !ch.is_idle() {
-                match ch.issue(&mut self.served) {
-                    Some(t) => end = end.max(t),
+        for c in 0..self.channels.len() {
+            while !self.channels[c].is_idle() {
+                match self.channels[c].issue(&mut self.served) {
+                    Some(t) => {
+                        end = end.max(t);
+                        self.refill(c, t + 1);
+                    }
                     None => break,
                 }
             }

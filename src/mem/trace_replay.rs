@@ -95,7 +95,7 @@ pub fn replay<R: Read>(
             match mem.try_enqueue(t, req) {
                 Ok(()) => break,
                 Err(Reject::QueueFull { channel }) => {
-                    let freed = mem.drain_until_accepts(channel, req.op).ok_or_else(|| {
+                    let freed = mem.drain_until_accepts(channel, &req).ok_or_else(|| {
                         crate::Error::Deadlock(format!(
                             "channel {channel} is full and cannot issue: {}",
                             mem.describe().join("; ")
