@@ -19,6 +19,7 @@ pub mod engine;
 pub mod error;
 pub mod gpu;
 pub mod mem;
+pub mod modes;
 pub mod net;
 pub mod report;
 pub mod sweep;

@@ -3,4 +3,5 @@
 //! - [`l2`]: the set-associative L2 cache, with a bypass path for uncached
 //!   (T3 output) accesses.
 
+pub mod gemm;
 pub mod l2;

@@ -1,0 +1,65 @@
+//! The execution modes of DESIGN.md section 2, all on the same hardware
+//! and trace, each a [`plan::Plan`] for the ring simulation in [`sim`].
+
+pub mod plan;
+pub mod sim;
+
+use crate::config::HwConfig;
+use crate::error::Result;
+use crate::trace::Trace;
+use plan::{Plan, RsKind};
+use serde::{Deserialize, Serialize};
+use sim::{Sim, SimResult};
+
+/// An execution mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// GEMM, then a ring reduce-scatter kernel.
+    Sequential,
+    /// max(GEMM alone, reduce-scatter alone): the no-contention bound.
+    Ideal,
+    /// GEMM, then a reduce-scatter that reduces with near-memory updates.
+    RsNmc,
+}
+
+impl Mode {
+    pub const ALL: [Mode; 3] = [Mode::Sequential, Mode::Ideal, Mode::RsNmc];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Sequential => "sequential",
+            Mode::Ideal => "ideal",
+            Mode::RsNmc => "rs-nmc",
+        }
+    }
+}
+
+/// The isolated runs every comparison needs.
+pub struct Baselines {
+    pub gemm_alone: SimResult,
+    pub rs_alone: SimResult,
+}
+
+/// Runs one plan.
+pub fn simulate(trace: &Trace, cfg: &HwConfig, plan: Plan) -> Result<SimResult> {
+    Sim::new(trace, cfg, plan)?.run()
+}
+
+/// GEMM alone and reduce-scatter (kernel) alone.
+pub fn baselines(trace: &Trace, cfg: &HwConfig) -> Result<Baselines> {
+    Ok(Baselines {
+        gemm_alone: simulate(trace, cfg, Plan::new(true, None))?,
+        rs_alone: simulate(trace, cfg, Plan::new(false, Some(RsKind::Kernel)))?,
+    })
+}
+
+/// Simulates a mode; `None` for modes derived from the baselines (ideal).
+pub fn run_mode(trace: &Trace, cfg: &HwConfig, mode: Mode) -> Result<Option<SimResult>> {
+    let plan = match mode {
+        Mode::Sequential => Plan::new(true, Some(RsKind::Kernel)),
+        Mode::RsNmc => Plan::new(true, Some(RsKind::Nmc)),
+        Mode::Ideal => return Ok(None),
+    };
+    simulate(trace, cfg, plan).map(Some)
+}

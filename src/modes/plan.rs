@@ -1,0 +1,40 @@
+//! What a simulated run does: which kernels run, how the reduce-scatter
+//! reduces, and the knobs of the collective.
+
+/// How the ring reduce-scatter adds partial sums.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RsKind {
+    /// A compute kernel: the received chunk lands in a buffer; the kernel
+    /// reads it and the local partial, adds on CUs, and sends or writes.
+    Kernel,
+    /// Received chunks are applied as near-memory updates to the local
+    /// partial; a send reads the accumulated slice.
+    Nmc,
+}
+
+/// One simulated run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub gemm: bool,
+    /// The reduce-scatter, started on each device when its GEMM ends (or at
+    /// once without a GEMM).
+    pub rs: Option<RsKind>,
+    /// Bytes of one pipelined reduce-scatter slice (rounded to whole tiles).
+    pub rs_slice_bytes: u64,
+    /// Slices a device may be reading for sending at once.
+    pub rs_window: u32,
+    /// t3-mca's occupancy threshold, when the run sets one.
+    pub mca_threshold: Option<u32>,
+}
+
+impl Plan {
+    pub fn new(gemm: bool, rs: Option<RsKind>) -> Plan {
+        Plan {
+            gemm,
+            rs,
+            rs_slice_bytes: 512 << 10,
+            rs_window: 4,
+            mca_threshold: None,
+        }
+    }
+}

@@ -1,0 +1,876 @@
+//! The event-driven simulation of a whole ring: every device's GEMM tiles
+//! on its CUs, its L2, its HBM memory system, its links, and the
+//! reduce-scatter, under one global event queue in picoseconds.
+//!
+//! Bookkeeping pattern: anything that waits for a group of memory requests
+//! is an [`Op`] with a countdown of outstanding requests and what to do when
+//! it reaches zero ([`Then`]). A request's tag is its op's index, so a
+//! completion finds its op in O(1) and no per-request state is kept.
+
+use super::plan::{Plan, RsKind};
+use crate::config::HwConfig;
+use crate::engine::{Clock, EventQueue, Ps};
+use crate::error::{Error, Result};
+use crate::gpu::gemm::{GemmGeom, LINE};
+use crate::gpu::l2::L2;
+use crate::mem::{MemStats, MemorySystem, Op as MemOp, Request, Stream};
+use crate::net::link::{Link, LinkError};
+use crate::net::topology::{Dir, Ring};
+use crate::trace::Trace;
+use std::collections::HashMap;
+
+/// The contribution of device `d` to output tile `t`: an exact integer
+/// signature, summed with wrapping arithmetic, so the functional check is
+/// independent of summation order.
+pub fn signature(d: u32, t: u64) -> u64 {
+    let mut z = ((d as u64) << 40 ^ t).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[derive(Debug)]
+enum Then {
+    /// An L2 block fill of the block at `addr`; the listed (slot, step)
+    /// wait for it.
+    Fill { addr: u64, waiters: Vec<(u32, u64)> },
+    /// A tile's output stores.
+    Store { tile: u64 },
+    /// Reads feeding the send of (step, slice).
+    SendRead { step: u32, slice: u32 },
+    /// All of (step, slice) received has landed in memory.
+    Recv { step: u32, slice: u32 },
+    /// Reads of the last step's received slice and the own partial.
+    FinalRead { slice: u32 },
+    /// The reduced final slice is written.
+    FinalWrite { slice: u32 },
+}
+
+#[derive(Debug)]
+struct Op {
+    remaining: u64,
+    done_at: Ps,
+    then: Then,
+}
+
+#[derive(Debug)]
+enum Ev {
+    MemWake { dev: u32 },
+    OpDone { dev: u32, op: u32 },
+    StepData { dev: u32, slot: u32, k: u64 },
+    StepDone { dev: u32, slot: u32, k: u64 },
+    BlockReady { dev: u32, slot: u32, k: u64 },
+    Packet(Box<Packet>),
+    SendRetry { dev: u32 },
+}
+
+#[derive(Debug)]
+struct Packet {
+    dst: u32,
+    step: u32,
+    slice: u32,
+    /// Byte offset within the slice.
+    offset: u64,
+    bytes: u32,
+    /// The slice's tile values ride on its last packet.
+    vals: Option<Vec<u64>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Slot {
+    tile: u64,
+    cu: u32,
+    pending: [u8; 2],
+    ready: [Ps; 2],
+    busy: bool,
+}
+
+/// A slice being transmitted, packet by packet.
+#[derive(Debug)]
+struct Tx {
+    step: u32,
+    slice: u32,
+    sent: u64,
+    bytes: u64,
+    vals: Vec<u64>,
+}
+
+#[derive(Debug, Default)]
+struct RsDev {
+    started: bool,
+    start: Ps,
+    end: Option<Ps>,
+    /// [step][slice]: received and landed.
+    arrived: Vec<Vec<bool>>,
+    recv_vals: HashMap<(u32, u32), Vec<u64>>,
+    recv_op: HashMap<(u32, u32), u32>,
+    /// Next (step, slice) to send, in order.
+    cursor: (u32, u32),
+    reading: u32,
+    tx: std::collections::VecDeque<Tx>,
+    finals: u32,
+    retry_at: Option<Ps>,
+}
+
+/// Per-device results of one simulated run.
+#[derive(Debug, Clone)]
+pub struct DevResult {
+    pub device: u32,
+    pub end_ps: Ps,
+    pub gemm_start_ps: Ps,
+    pub gemm_end_ps: Option<Ps>,
+    pub rs_start_ps: Option<Ps>,
+    pub rs_end_ps: Option<Ps>,
+    pub mem: MemStats,
+    pub mem_tck_ps: u64,
+    pub l2_hits: u64,
+    pub l2_misses: u64,
+    pub link_bytes_out: u64,
+    pub link_busy_ps: Ps,
+    pub compute_busy_ps: Ps,
+}
+
+/// Everything a run produced.
+#[derive(Debug, Clone)]
+pub struct SimResult {
+    pub devices: Vec<DevResult>,
+    pub end_ps: Ps,
+    /// Events processed (for speed figures).
+    pub events: u64,
+}
+
+struct Dev {
+    id: u32,
+    mem: MemorySystem,
+    mclk: Clock,
+    gclk: Clock,
+    wake_at: Option<Ps>,
+    ops: Vec<Op>,
+    free_ops: Vec<u32>,
+    l2: L2,
+    fills: HashMap<u64, u32>,
+    order: Vec<u64>,
+    next_tile: usize,
+    slots: Vec<Slot>,
+    cu_free: Vec<Ps>,
+    compute_busy: Ps,
+    tiles_stored: u64,
+    gemm_start: Ps,
+    gemm_end: Option<Ps>,
+    rs: RsDev,
+    acc: Vec<u64>,
+    l2_hits: u64,
+    l2_misses: u64,
+}
+
+/// One simulation of the ring under a [`Plan`].
+pub struct Sim<'a> {
+    cfg: &'a HwConfig,
+    plan: Plan,
+    g: GemmGeom,
+    n: u32,
+    ring: Ring,
+    links: Vec<Link>,
+    devs: Vec<Dev>,
+    q: EventQueue<Ev>,
+    now: Ps,
+    events: u64,
+    /// Slices per chunk and tiles per slice.
+    slices: u32,
+    tiles_per_slice: u64,
+    comps: Vec<crate::mem::Completion>,
+}
+
+impl<'a> Sim<'a> {
+    pub fn new(trace: &Trace, cfg: &'a HwConfig, plan: Plan) -> Result<Sim<'a>> {
+        let gemm = trace
+            .gemm()
+            .ok_or_else(|| Error::Check("the trace has no GEMM to replay".into()))?;
+        let n = trace.tp;
+        let g = GemmGeom::new(gemm, n);
+        if g.end > cfg.mem.capacity_bytes() {
+            return Err(crate::error::InputError::new(
+                crate::error::Location::file(cfg.name.clone()),
+                "mem",
+                format!(
+                    "the GEMM's operands and output need {} MB per device but the memory holds {} MB",
+                    g.end >> 20,
+                    cfg.mem.capacity_bytes() >> 20
+                ),
+            )
+            .into());
+        }
+        let scales: Vec<f64> = (0..n).map(|d| trace.device(d).link_bw_scale).collect();
+        let ring = Ring::with_device_bw_scales(scales)?;
+        let links = ring.build_links(&cfg.link)?;
+        let mut l2cfg = cfg.gpu.clone();
+        l2cfg.l2_line_bytes = g.block_bytes as u32;
+        l2cfg.l2_ways = l2cfg
+            .l2_ways
+            .min((cfg.gpu.l2_bytes / g.block_bytes).max(1) as u32);
+        let slots = (cfg.gpu.cus * cfg.gpu.wgs_per_cu) as usize;
+        let tile_bytes = g.tile_span(0).1.max(1);
+        let chunk_tiles = g.chunk_tiles(0).end;
+        let tiles_per_slice = (plan.rs_slice_bytes / tile_bytes).clamp(1, chunk_tiles);
+        let slices = chunk_tiles.div_ceil(tiles_per_slice) as u32;
+        let mut devs = Vec::new();
+        for d in 0..n {
+            let o = trace.device(d);
+            let mut mem = MemorySystem::new(&cfg.mem).map_err(|m| {
+                crate::error::InputError::new(crate::error::Location::file(cfg.name.clone()), "mem", m)
+            })?;
+            if let Some(t) = plan.mca_threshold {
+                mem.set_mca_threshold(t);
+            }
+            let dram_mhz = (1_000_000 / cfg.mem.timing.tck_ps) as f64 * o.mem_bw_scale;
+            let gpu_mhz = cfg.gpu.clock_mhz as f64 * o.compute_scale;
+            let order: Vec<u64> = if plan.gemm { (0..g.tiles()).collect() } else { Vec::new() };
+            let acc = if plan.gemm {
+                vec![0; g.tiles() as usize]
+            } else {
+                (0..g.tiles()).map(|t| signature(d, t)).collect()
+            };
+            devs.push(Dev {
+                id: d,
+                mem,
+                mclk: Clock::from_mhz(dram_mhz.round().max(1.0) as u64),
+                gclk: Clock::from_mhz(gpu_mhz.round().max(1.0) as u64),
+                wake_at: None,
+                ops: Vec::new(),
+                free_ops: Vec::new(),
+                l2: L2::new(&l2cfg)?,
+                fills: HashMap::new(),
+                order,
+                next_tile: 0,
+                slots: vec![Slot::default(); slots],
+                cu_free: vec![0; cfg.gpu.cus as usize],
+                compute_busy: 0,
+                tiles_stored: 0,
+                gemm_start: 0,
+                gemm_end: if plan.gemm { None } else { Some(0) },
+                rs: RsDev {
+                    arrived: vec![vec![false; slices as usize]; n as usize],
+                    cursor: (1, 0),
+                    ..Default::default()
+                },
+                acc,
+                l2_hits: 0,
+                l2_misses: 0,
+            });
+        }
+        Ok(Sim {
+            cfg,
+            plan,
+            g,
+            n,
+            ring,
+            links,
+            devs,
+            q: EventQueue::new(),
+            now: 0,
+            events: 0,
+            slices,
+            tiles_per_slice,
+            comps: Vec::new(),
+        })
+    }
+
+    /// Runs to completion and checks every device's reduced chunk.
+    pub fn run(mut self) -> Result<SimResult> {
+        for d in 0..self.n {
+            if self.plan.gemm {
+                let slots = self.devs[d as usize].slots.len() as u32;
+                for s in 0..slots {
+                    self.start_tile(d, s);
+                }
+                if self.devs[d as usize].order.is_empty() {
+                    self.gemm_finished(d);
+                }
+            } else if self.plan.rs.is_some() {
+                self.start_rs(d);
+            }
+        }
+        while let Some((t, ev)) = self.q.pop() {
+            self.now = t;
+            self.events += 1;
+            self.dispatch(ev)?;
+        }
+        self.finish()
+    }
+
+    fn dispatch(&mut self, ev: Ev) -> Result<()> {
+        match ev {
+            Ev::MemWake { dev } => self.mem_wake(dev),
+            Ev::OpDone { dev, op } => self.op_done(dev, op)?,
+            Ev::BlockReady { dev, slot, k } => self.block_ready(dev, slot, k, self.now),
+            Ev::StepData { dev, slot, k } => self.step_data(dev, slot, k),
+            Ev::StepDone { dev, slot, k } => self.step_done(dev, slot, k),
+            Ev::Packet(p) => self.packet(*p),
+            Ev::SendRetry { dev } => {
+                self.devs[dev as usize].rs.retry_at = None;
+                self.pump_tx(dev);
+            }
+        }
+        Ok(())
+    }
+
+    // ----- memory -----
+
+    fn new_op(&mut self, d: u32, remaining: u64, then: Then) -> u32 {
+        let dev = &mut self.devs[d as usize];
+        let op = Op {
+            remaining,
+            done_at: self.now,
+            then,
+        };
+        match dev.free_ops.pop() {
+            Some(i) => {
+                dev.ops[i as usize] = op;
+                i
+            }
+            None => {
+                dev.ops.push(op);
+                (dev.ops.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Submits `bytes` of whole lines at `addr` for op `op`.
+    fn issue(&mut self, d: u32, op: u32, addr: u64, bytes: u64, mop: MemOp, stream: Stream) {
+        let dev = &mut self.devs[d as usize];
+        let cyc = dev.mclk.cycle_at(self.now);
+        let lines = bytes.div_ceil(LINE);
+        for i in 0..lines {
+            let req = Request {
+                addr: addr + i * LINE,
+                op: mop,
+                stream,
+                tag: op as u64,
+            };
+            // Addresses are laid out inside the capacity (checked in new).
+            let _ = dev.mem.submit(cyc, req);
+        }
+        self.arm_wake(d);
+    }
+
+    fn arm_wake(&mut self, d: u32) {
+        let dev = &mut self.devs[d as usize];
+        if let Some(c) = dev.mem.next_busy_event() {
+            let t = dev.mclk.time_of(c).max(self.now);
+            if dev.wake_at.is_none_or(|w| t < w) {
+                dev.wake_at = Some(t);
+                self.q.push(t, Ev::MemWake { dev: d });
+            }
+        }
+    }
+
+    fn mem_wake(&mut self, d: u32) {
+        let dev = &mut self.devs[d as usize];
+        if dev.wake_at != Some(self.now) {
+            return;
+        }
+        dev.wake_at = None;
+        let cyc = dev.mclk.cycle_at(self.now);
+        dev.mem.advance_before(cyc + 1);
+        let clk = dev.mclk;
+        let mut comps = std::mem::take(&mut self.comps);
+        comps.extend(dev.mem.drain_completions());
+        for c in comps.drain(..) {
+            let op = c.tag as u32;
+            let o = &mut self.devs[d as usize].ops[op as usize];
+            o.remaining -= 1;
+            o.done_at = o.done_at.max(clk.time_of(c.cycle));
+            if o.remaining == 0 {
+                let at = o.done_at.max(self.now);
+                self.q.push(at, Ev::OpDone { dev: d, op });
+            }
+        }
+        self.comps = comps;
+        self.arm_wake(d);
+    }
+
+    fn op_done(&mut self, d: u32, op: u32) -> Result<()> {
+        let dev = &mut self.devs[d as usize];
+        let then = std::mem::replace(&mut dev.ops[op as usize].then, Then::Store { tile: 0 });
+        dev.free_ops.push(op);
+        match then {
+            Then::Fill { addr, waiters } => {
+                self.devs[d as usize].fills.remove(&addr);
+                for (slot, k) in waiters {
+                    self.block_ready(d, slot, k, self.now);
+                }
+            }
+            Then::Store { tile } => self.tile_stored(d, tile),
+            Then::SendRead { step, slice } => self.send_read_done(d, step, slice),
+            Then::Recv { step, slice } => self.recv_done(d, step, slice),
+            Then::FinalRead { slice } => {
+                let (addr, bytes) = self.own_slice(d, d, slice);
+                let op = self.new_op(d, bytes.div_ceil(LINE), Then::FinalWrite { slice });
+                self.issue(d, op, addr, bytes, MemOp::Write, Stream::RsWrite);
+            }
+            Then::FinalWrite { slice } => {
+                let step = self.n - 1;
+                let vals = self.devs[d as usize]
+                    .rs
+                    .recv_vals
+                    .remove(&(step, slice))
+                    .unwrap_or_default();
+                self.add_slice_vals(d, d, slice, &vals);
+                self.final_done(d);
+            }
+        }
+        Ok(())
+    }
+
+    // ----- GEMM -----
+
+    fn start_tile(&mut self, d: u32, slot: u32) {
+        let dev = &mut self.devs[d as usize];
+        if dev.next_tile >= dev.order.len() {
+            dev.slots[slot as usize].busy = false;
+            return;
+        }
+        let tile = dev.order[dev.next_tile];
+        dev.next_tile += 1;
+        let cus = dev.cu_free.len() as u32;
+        dev.slots[slot as usize] = Slot {
+            tile,
+            cu: slot % cus,
+            pending: [0; 2],
+            ready: [0; 2],
+            busy: true,
+        };
+        self.fetch(d, slot, 0);
+        if self.g.k_steps > 1 {
+            self.fetch(d, slot, 1);
+        }
+    }
+
+    fn fetch(&mut self, d: u32, slot: u32, k: u64) {
+        let tile = self.devs[d as usize].slots[slot as usize].tile;
+        let (r, c) = self.g.tile_rc(tile);
+        let buf = (k % 2) as usize;
+        {
+            let s = &mut self.devs[d as usize].slots[slot as usize];
+            s.pending[buf] = 2;
+            s.ready[buf] = self.now;
+        }
+        let a = self.g.a_block(r, k);
+        let b = self.g.b_block(k, c);
+        self.request_block(d, slot, k, a);
+        self.request_block(d, slot, k, b);
+    }
+
+    fn request_block(&mut self, d: u32, slot: u32, k: u64, (addr, bytes): (u64, u64)) {
+        let dev = &mut self.devs[d as usize];
+        if let Some(&op) = dev.fills.get(&addr) {
+            if let Then::Fill { waiters, .. } = &mut dev.ops[op as usize].then {
+                waiters.push((slot, k));
+            }
+            dev.l2_hits += 1;
+            return;
+        }
+        let hit = dev.l2.access(addr, false, true).hit;
+        if hit {
+            dev.l2_hits += 1;
+            let lat = dev.gclk.time_of(self.cfg.gpu.l2_hit_latency_cycles as u64);
+            self.q.push(self.now + lat, Ev::BlockReady { dev: d, slot, k });
+            return;
+        }
+        dev.l2_misses += 1;
+        let op = self.new_op(
+            d,
+            bytes.div_ceil(LINE),
+            Then::Fill {
+                addr,
+                waiters: vec![(slot, k)],
+            },
+        );
+        self.devs[d as usize].fills.insert(addr, op);
+        self.issue(d, op, addr, bytes, MemOp::Read, Stream::GemmRead);
+    }
+
+    fn block_ready(&mut self, d: u32, slot: u32, k: u64, t: Ps) {
+        let s = &mut self.devs[d as usize].slots[slot as usize];
+        let buf = (k % 2) as usize;
+        s.pending[buf] -= 1;
+        s.ready[buf] = s.ready[buf].max(t);
+        if s.pending[buf] == 0 {
+            let at = s.ready[buf].max(self.now);
+            self.q.push(at, Ev::StepData { dev: d, slot, k });
+        }
+    }
+
+    fn step_data(&mut self, d: u32, slot: u32, k: u64) {
+        let fpc = self.cfg.gpu.flops_per_cycle_per_cu;
+        let dev = &mut self.devs[d as usize];
+        let s = &dev.slots[slot as usize];
+        let cycles = self.g.step_flops(s.tile, k).div_ceil(fpc);
+        let dur = dev.gclk.time_of(cycles);
+        let cu = s.cu as usize;
+        let start = self.now.max(dev.cu_free[cu]);
+        let end = start + dur;
+        dev.cu_free[cu] = end;
+        dev.compute_busy += dur;
+        self.q.push(end, Ev::StepDone { dev: d, slot, k });
+    }
+
+    fn step_done(&mut self, d: u32, slot: u32, k: u64) {
+        if k + 2 < self.g.k_steps {
+            self.fetch(d, slot, k + 2);
+        }
+        if k + 1 == self.g.k_steps {
+            let tile = self.devs[d as usize].slots[slot as usize].tile;
+            let (off, bytes) = self.g.tile_span(tile);
+            let op = self.new_op(d, bytes.div_ceil(LINE), Then::Store { tile });
+            self.issue(d, op, self.g.c_base + off, bytes, MemOp::Write, Stream::GemmWrite);
+            self.start_tile(d, slot);
+        }
+    }
+
+    fn tile_stored(&mut self, d: u32, tile: u64) {
+        let dev = &mut self.devs[d as usize];
+        dev.acc[tile as usize] = dev.acc[tile as usize].wrapping_add(signature(d, tile));
+        dev.tiles_stored += 1;
+        if dev.tiles_stored == dev.order.len() as u64 {
+            self.gemm_finished(d);
+        }
+    }
+
+    fn gemm_finished(&mut self, d: u32) {
+        self.devs[d as usize].gemm_end = Some(self.now);
+        if self.plan.rs.is_some() {
+            self.start_rs(d);
+        }
+    }
+
+    // ----- reduce-scatter -----
+
+    /// The chunk device `d` sends at `step` (1-based): `(d + step) mod n`.
+    fn send_chunk(&self, d: u32, step: u32) -> u32 {
+        (d + step) % self.n
+    }
+
+    fn slice_tiles(&self, chunk: u32, slice: u32) -> std::ops::Range<u64> {
+        let t = self.g.chunk_tiles(chunk as u64);
+        let a = t.start + slice as u64 * self.tiles_per_slice;
+        a..(a + self.tiles_per_slice).min(t.end)
+    }
+
+    /// (address, bytes) of a slice of `chunk` in device memory (own partial).
+    fn own_slice(&self, _d: u32, chunk: u32, slice: u32) -> (u64, u64) {
+        let t = self.slice_tiles(chunk, slice);
+        let (a, _) = self.g.tile_span(t.start);
+        let (b, bl) = self.g.tile_span(t.end - 1);
+        (self.g.c_base + a, b + bl - a)
+    }
+
+    /// (address, bytes) of a slice in the receive buffer of `step`.
+    fn recv_slice(&self, chunk: u32, step: u32, slice: u32) -> (u64, u64) {
+        let (a, bytes) = self.own_slice(0, chunk, slice);
+        let (c0, _) = self.g.chunk_span(chunk as u64);
+        let stride = (self.g.end - self.g.recv_base) / 2;
+        let off = a - self.g.c_base - c0;
+        (self.g.recv_base + (step % 2) as u64 * stride + off, bytes)
+    }
+
+    fn slice_vals(&self, d: u32, chunk: u32, slice: u32) -> Vec<u64> {
+        self.slice_tiles(chunk, slice)
+            .map(|t| self.devs[d as usize].acc[t as usize])
+            .collect()
+    }
+
+    fn add_slice_vals(&mut self, d: u32, chunk: u32, slice: u32, vals: &[u64]) {
+        let tiles = self.slice_tiles(chunk, slice);
+        let acc = &mut self.devs[d as usize].acc;
+        for (t, v) in tiles.zip(vals) {
+            acc[t as usize] = acc[t as usize].wrapping_add(*v);
+        }
+    }
+
+    fn start_rs(&mut self, d: u32) {
+        let rs = &mut self.devs[d as usize].rs;
+        if rs.started {
+            return;
+        }
+        rs.started = true;
+        rs.start = self.now;
+        self.pump_sends(d);
+        // Slices of the last step that landed before the kernel started.
+        let last = self.n - 1;
+        for j in 0..self.slices {
+            if self.devs[d as usize].rs.arrived[last as usize][j as usize] {
+                self.final_slice(d, j);
+            }
+        }
+    }
+
+    /// Starts the reads of every send whose inputs are there, in order.
+    fn pump_sends(&mut self, d: u32) {
+        loop {
+            let rs = &self.devs[d as usize].rs;
+            if !rs.started || rs.reading >= self.plan.rs_window {
+                return;
+            }
+            let (step, slice) = rs.cursor;
+            if step >= self.n {
+                return;
+            }
+            if step >= 2 && !rs.arrived[step as usize - 1][slice as usize] {
+                return;
+            }
+            let rs = &mut self.devs[d as usize].rs;
+            rs.cursor = if slice + 1 < self.slices {
+                (step, slice + 1)
+            } else {
+                (step + 1, 0)
+            };
+            rs.reading += 1;
+            let chunk = self.send_chunk(d, step);
+            let own = self.own_slice(d, chunk, slice);
+            let kernel_reads_recv = step >= 2 && self.plan.rs == Some(RsKind::Kernel);
+            let total = own.1.div_ceil(LINE) * if kernel_reads_recv { 2 } else { 1 };
+            let op = self.new_op(d, total, Then::SendRead { step, slice });
+            self.issue(d, op, own.0, own.1, MemOp::Read, Stream::RsRead);
+            if kernel_reads_recv {
+                let r = self.recv_slice(chunk, step - 1, slice);
+                self.issue(d, op, r.0, r.1, MemOp::Read, Stream::RsRead);
+            }
+        }
+    }
+
+    fn send_read_done(&mut self, d: u32, step: u32, slice: u32) {
+        let chunk = self.send_chunk(d, step);
+        let mut vals = self.slice_vals(d, chunk, slice);
+        if step >= 2 && self.plan.rs == Some(RsKind::Kernel) {
+            let recv = self.devs[d as usize]
+                .rs
+                .recv_vals
+                .remove(&(step - 1, slice))
+                .unwrap_or_default();
+            for (v, r) in vals.iter_mut().zip(recv) {
+                *v = v.wrapping_add(r);
+            }
+        }
+        let bytes = self.own_slice(d, chunk, slice).1;
+        let rs = &mut self.devs[d as usize].rs;
+        rs.reading -= 1;
+        rs.tx.push_back(Tx {
+            step,
+            slice,
+            sent: 0,
+            bytes,
+            vals,
+        });
+        self.pump_tx(d);
+        self.pump_sends(d);
+    }
+
+    /// Sends packets of queued slices while the link has credits.
+    fn pump_tx(&mut self, d: u32) {
+        let link = self.ring.link(d, Dir::Prev);
+        let dst = self.ring.prev(d);
+        let pkt = self.links[link].packet_bytes() as u64;
+        loop {
+            let Some(tx) = self.devs[d as usize].rs.tx.front_mut() else {
+                return;
+            };
+            let bytes = pkt.min(tx.bytes - tx.sent) as u32;
+            match self.links[link].send(self.now, bytes) {
+                Ok(del) => {
+                    let offset = tx.sent;
+                    tx.sent += bytes as u64;
+                    let last = tx.sent == tx.bytes;
+                    let vals = if last { Some(std::mem::take(&mut tx.vals)) } else { None };
+                    let (step, slice) = (tx.step, tx.slice);
+                    if last {
+                        self.devs[d as usize].rs.tx.pop_front();
+                    }
+                    self.q.push(
+                        del.arrival,
+                        Ev::Packet(Box::new(Packet {
+                            dst,
+                            step,
+                            slice,
+                            offset,
+                            bytes,
+                            vals,
+                        })),
+                    );
+                }
+                Err(LinkError::NoCredit) => {
+                    if let Some(t) = self.links[link].credit_ready_at(self.now) {
+                        let rs = &mut self.devs[d as usize].rs;
+                        if rs.retry_at.is_none_or(|r| t < r) {
+                            rs.retry_at = Some(t);
+                            self.q.push(t, Ev::SendRetry { dev: d });
+                        }
+                    }
+                    return;
+                }
+                Err(_) => return,
+            }
+        }
+    }
+
+    fn packet(&mut self, p: Packet) {
+        let d = p.dst;
+        let link = self.ring.link(self.ring.next(d), Dir::Prev);
+        let _ = self.links[link].return_credit(self.now);
+        // Device d receives, at `step`, the chunk its neighbour sends.
+        let chunk = self.send_chunk(self.ring.next(d), p.step);
+        let key = (p.step, p.slice);
+        let op = match self.devs[d as usize].rs.recv_op.get(&key) {
+            Some(&op) => op,
+            None => {
+                let bytes = self.own_slice(d, chunk, p.slice).1;
+                let op = self.new_op(
+                    d,
+                    bytes.div_ceil(LINE),
+                    Then::Recv {
+                        step: p.step,
+                        slice: p.slice,
+                    },
+                );
+                self.devs[d as usize].rs.recv_op.insert(key, op);
+                op
+            }
+        };
+        if let Some(v) = p.vals {
+            self.devs[d as usize].rs.recv_vals.insert(key, v);
+        }
+        match self.plan.rs {
+            Some(RsKind::Nmc) => {
+                let (a, _) = self.own_slice(d, chunk, p.slice);
+                self.issue(d, op, a + p.offset, p.bytes as u64, MemOp::Update, Stream::NmcUpdate);
+            }
+            _ => {
+                let (a, _) = self.recv_slice(chunk, p.step, p.slice);
+                self.issue(d, op, a + p.offset, p.bytes as u64, MemOp::Write, Stream::RsWrite);
+            }
+        }
+    }
+
+    fn recv_done(&mut self, d: u32, step: u32, slice: u32) {
+        self.devs[d as usize].rs.recv_op.remove(&(step, slice));
+        let chunk = self.send_chunk(self.ring.next(d), step);
+        if self.plan.rs == Some(RsKind::Nmc) {
+            // The updates added the neighbour's partial sums in place.
+            let vals = self.devs[d as usize]
+                .rs
+                .recv_vals
+                .remove(&(step, slice))
+                .unwrap_or_default();
+            self.add_slice_vals(d, chunk, slice, &vals);
+        }
+        self.devs[d as usize].rs.arrived[step as usize][slice as usize] = true;
+        if step + 1 == self.n {
+            if self.devs[d as usize].rs.started {
+                self.final_slice(d, slice);
+            }
+        } else {
+            self.pump_sends(d);
+        }
+    }
+
+    fn final_slice(&mut self, d: u32, slice: u32) {
+        match self.plan.rs {
+            Some(RsKind::Nmc) => self.final_done(d),
+            _ => {
+                let own = self.own_slice(d, d, slice);
+                let recv = self.recv_slice(d, self.n - 1, slice);
+                let op = self.new_op(d, 2 * own.1.div_ceil(LINE), Then::FinalRead { slice });
+                self.issue(d, op, own.0, own.1, MemOp::Read, Stream::RsRead);
+                self.issue(d, op, recv.0, recv.1, MemOp::Read, Stream::RsRead);
+            }
+        }
+    }
+
+    fn final_done(&mut self, d: u32) {
+        let rs = &mut self.devs[d as usize].rs;
+        rs.finals += 1;
+        if rs.finals == self.slices {
+            rs.end = Some(self.now);
+        }
+    }
+
+    // ----- end -----
+
+    fn finish(mut self) -> Result<SimResult> {
+        let mut stuck = Vec::new();
+        for dev in &self.devs {
+            if self.plan.gemm && dev.gemm_end.is_none() {
+                stuck.push(format!(
+                    "device {}: GEMM stored {}/{} tiles",
+                    dev.id,
+                    dev.tiles_stored,
+                    dev.order.len()
+                ));
+            }
+            if self.plan.rs.is_some() && dev.rs.end.is_none() {
+                stuck.push(format!(
+                    "device {}: reduce-scatter finished {}/{} slices, next send {:?}, {} reading, {} queued to send, memory: {}",
+                    dev.id,
+                    dev.rs.finals,
+                    self.slices,
+                    dev.rs.cursor,
+                    dev.rs.reading,
+                    dev.rs.tx.len(),
+                    dev.mem.describe().join("; ")
+                ));
+            }
+        }
+        if !stuck.is_empty() {
+            return Err(Error::Deadlock(format!(
+                "no event left at t = {} ns but work remains:\n{}",
+                self.now / 1000,
+                stuck.join("\n")
+            )));
+        }
+        // Functional check: each device's own chunk holds every device's
+        // contribution.
+        if self.plan.rs.is_some() {
+            for d in 0..self.n {
+                for t in self.g.chunk_tiles(d as u64) {
+                    let want = (0..self.n).fold(0u64, |s, e| s.wrapping_add(signature(e, t)));
+                    let got = self.devs[d as usize].acc[t as usize];
+                    if got != want {
+                        return Err(Error::Check(format!(
+                            "functional check: device {d} chunk {d} tile {t} holds {got:#x}, expected the sum of all devices' contributions {want:#x}"
+                        )));
+                    }
+                }
+            }
+        }
+        let mut devices = Vec::new();
+        let end_ps = self.now;
+        for (i, dev) in self.devs.iter_mut().enumerate() {
+            let end = dev.mclk.cycle_at(end_ps) + 1;
+            let link = &self.links[self.ring.link(i as u32, Dir::Prev)];
+            devices.push(DevResult {
+                device: dev.id,
+                end_ps: dev
+                    .rs
+                    .end
+                    .unwrap_or(0)
+                    .max(dev.gemm_end.unwrap_or(0)),
+                gemm_start_ps: dev.gemm_start,
+                gemm_end_ps: if self.plan.gemm { dev.gemm_end } else { None },
+                rs_start_ps: dev.rs.started.then_some(dev.rs.start),
+                rs_end_ps: dev.rs.end,
+                mem: dev.mem.finish(end),
+                mem_tck_ps: dev.mclk.time_of(1),
+                l2_hits: dev.l2_hits,
+                l2_misses: dev.l2_misses,
+                link_bytes_out: link.stats().bytes,
+                link_busy_ps: link.busy_ps(),
+                compute_busy_ps: dev.compute_busy,
+            });
+        }
+        Ok(SimResult {
+            devices,
+            end_ps,
+            events: self.events,
+        })
+    }
+}
