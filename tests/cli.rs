@@ -557,3 +557,34 @@ fn usage_errors_exit_2() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", show(&o));
     }
 }
+
+// ---- mem -------------------------------------------------------------------
+
+#[test]
+fn mem_replays_a_dramsim3_trace_and_locates_bad_records() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("t.trace");
+    std::fs::write(&f, "0x0 READ 0\n0x40 READ 0\n0x1000 WRITE 5\n").unwrap();
+    let o = t3sim(&[
+        "mem".as_ref(),
+        f.as_os_str(),
+        "--format".as_ref(),
+        "dramsim3".as_ref(),
+        "--json".as_ref(),
+    ]);
+    assert!(o.status.success(), "{}", show(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["records"], 3);
+    assert_eq!(r["peak_bandwidth_gbps"], 256.0);
+
+    std::fs::write(&f, "0x0 READ 0\n0x40 REED 0\n").unwrap();
+    let o = t3sim(&[
+        "mem".as_ref(),
+        f.as_os_str(),
+        "--format".as_ref(),
+        "dramsim3".as_ref(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(stderr(&o).contains("t.trace:2:"), "{}", show(&o));
+    assert!(stderr(&o).contains("REED"), "{}", show(&o));
+}

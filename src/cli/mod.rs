@@ -23,7 +23,7 @@ use progress::Ui;
 #[command(name = "t3sim", version, about, long_about = None, after_help = EXAMPLES)]
 pub struct Cli {
     /// Print only results and errors: no notes, no progress bars.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, display_order = 900)]
     pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
