@@ -588,3 +588,57 @@ fn mem_replays_a_dramsim3_trace_and_locates_bad_records() {
     assert!(stderr(&o).contains("t.trace:2:"), "{}", show(&o));
     assert!(stderr(&o).contains("REED"), "{}", show(&o));
 }
+
+/// Rank files holding the 4-rank all-reduce followed by the all-to-all:
+/// one node maps, one per rank does not.
+fn mixed_chakra_set(dir: &Path) -> PathBuf {
+    use prost::Message;
+    use t3sim::trace::chakra::proto::{GlobalMetadata, Node};
+    for r in 0..4 {
+        let ar = std::fs::read(root().join(format!("{}.{r}.et", chakra("all_reduce")))).unwrap();
+        let a2a = std::fs::read(root().join(format!("{}.{r}.et", chakra("all_to_all")))).unwrap();
+        // Skip the all-to-all's GlobalMetadata; renumber its node, since ids
+        // are unique within a rank.
+        let mut rest = &a2a[..];
+        GlobalMetadata::decode_length_delimited(&mut rest).unwrap();
+        let mut node = Node::decode_length_delimited(&mut rest).unwrap();
+        node.id += 100;
+        let mut bytes = ar;
+        node.encode_length_delimited(&mut bytes).unwrap();
+        std::fs::write(dir.join(format!("mixed.{r}.et")), bytes).unwrap();
+    }
+    dir.join("mixed")
+}
+
+#[test]
+fn partly_supported_import_warns_and_strict_makes_it_an_error() {
+    let d = tempfile::tempdir().unwrap();
+    let prefix = mixed_chakra_set(d.path());
+    let base = [
+        "trace".as_ref(),
+        "import".as_ref(),
+        "--chakra".as_ref(),
+        prefix.as_os_str(),
+    ];
+    let o = t3sim(&base);
+    assert!(o.status.success(), "{}", show(&o));
+    let err = stderr(&o);
+    assert!(err.contains("mapped      1 node"), "{err}");
+    assert!(
+        err.contains("warning: 4 nodes on 4 ranks not imported"),
+        "{err}"
+    );
+    let t = t3sim::trace::parse("stdout", &stdout(&o)).unwrap();
+    assert_eq!(t.ops.len(), 2);
+
+    let mut strict = base.to_vec();
+    strict.push("--strict".as_ref());
+    let o = t3sim(&strict);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(o.stdout.is_empty(), "{}", show(&o));
+    assert!(
+        stderr(&o).contains("--strict: 4 nodes are unsupported"),
+        "{}",
+        show(&o)
+    );
+}
