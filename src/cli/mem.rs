@@ -1,4 +1,5 @@
 use clap::Args;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use t3sim::config::HwConfig;
 use t3sim::mem::trace_file::TraceFormat;
@@ -36,38 +37,45 @@ pub fn run(a: MemArgs) -> anyhow::Result<()> {
     };
     let r = trace_replay::replay_file(&a.trace, a.format, &cfg.mem, &name)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
-        return Ok(());
+        let mut json = serde_json::to_string_pretty(&r)?;
+        json.push('\n');
+        return super::progress::stdout(&json);
     }
-    println!(
+    let mut out = String::new();
+    writeln!(
+        out,
         "trace      {} ({} records, {} requests)",
         r.trace, r.records, r.requests
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "memory     {} (peak {:.1} GB/s)",
         r.preset, r.peak_bandwidth_gbps
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "time       {} cycles = {:.1} us",
         r.cycles,
         r.time_ns / 1000.0
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "bandwidth  {:.1} GB/s ({:.1} % of peak)",
         r.bandwidth_gbps,
         100.0 * r.bandwidth_gbps / r.peak_bandwidth_gbps
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "read lat.  avg {:.1} ns, p50 {:.0}, p90 {:.0}, p99 {:.0}, max {:.0} ns",
         r.avg_read_latency_ns,
         r.read_latency_p50_ns,
         r.read_latency_p90_ns,
         r.read_latency_p99_ns,
         r.read_latency_max_ns
-    );
-    println!("row hits   {:.1} %", 100.0 * r.row_hit_rate);
+    )?;
+    writeln!(out, "row hits   {:.1} %", 100.0 * r.row_hit_rate)?;
     for (s, b) in &r.bytes_by_stream {
-        println!("stream     {s:12} {b} bytes");
+        writeln!(out, "stream     {s:12} {b} bytes")?;
     }
-    Ok(())
+    super::progress::stdout(&out)
 }
