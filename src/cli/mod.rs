@@ -10,6 +10,7 @@ mod config;
 mod mem;
 mod plot;
 mod presets;
+mod replay;
 pub mod progress;
 mod trace_check;
 mod trace_gen;
@@ -39,6 +40,9 @@ Docs: docs/cli.md (every command), docs/config.md (every config field).";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Replay a tensor-parallel sub-layer trace on every device of the ring.
+    #[command(after_help = replay::EXAMPLES)]
+    Replay(replay::ReplayArgs),
     /// Replay a DRAM trace (Ramulator 2 or DRAMsim3 format) through the HBM model.
     #[command(after_help = mem::EXAMPLES)]
     Mem(mem::MemArgs),
@@ -89,6 +93,7 @@ pub enum ConfigCommand {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let ui = Ui::new(cli.quiet);
     match cli.command {
+        Command::Replay(a) => replay::run(a, &ui),
         Command::Mem(a) => mem::run(a),
         Command::Trace(TraceCommand::Gen(a)) => trace_gen::run(a, &ui),
         Command::Trace(TraceCommand::Import(a)) => trace_import::run(a, &ui),

@@ -63,3 +63,36 @@ pub fn run_mode(trace: &Trace, cfg: &HwConfig, mode: Mode) -> Result<Option<SimR
     };
     simulate(trace, cfg, plan).map(Some)
 }
+
+/// Replays `modes` (with the isolated baselines) and builds the report.
+/// Independent runs go in parallel; results do not depend on the order.
+pub fn replay(
+    trace: &Trace,
+    cfg: &HwConfig,
+    modes: &[Mode],
+) -> Result<crate::report::replay::ReplayReport> {
+    use rayon::prelude::*;
+    let mut plans: Vec<Option<Mode>> = vec![None, None];
+    plans.extend(modes.iter().map(|m| Some(*m)));
+    // Index 0: GEMM alone, 1: RS alone, then the modes.
+    let runs: Vec<Result<Option<SimResult>>> = plans
+        .par_iter()
+        .enumerate()
+        .map(|(i, m)| match (i, m) {
+            (0, _) => simulate(trace, cfg, Plan::new(true, None)).map(Some),
+            (1, _) => simulate(trace, cfg, Plan::new(false, Some(RsKind::Kernel))).map(Some),
+            (_, Some(m)) => run_mode(trace, cfg, *m),
+            _ => Ok(None),
+        })
+        .collect();
+    let mut runs = runs.into_iter();
+    let base = Baselines {
+        gemm_alone: runs.next().expect("baseline")?.expect("simulated"),
+        rs_alone: runs.next().expect("baseline")?.expect("simulated"),
+    };
+    let mut results = Vec::new();
+    for (m, r) in modes.iter().zip(runs) {
+        results.push((*m, r?));
+    }
+    Ok(crate::report::replay::build(trace, cfg, &base, &results))
+}

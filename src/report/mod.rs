@@ -11,6 +11,7 @@
 //! - [`timeline`]: the track order and sub-track splitting both share.
 
 pub mod perfetto;
+pub mod replay;
 pub mod plot;
 pub mod timeline;
 
