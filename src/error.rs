@@ -178,6 +178,9 @@ mod tests {
     #[test]
     fn input_error_message_names_file_line_and_field() {
         let e = InputError::new(Location::at("x.toml", 4, 2), "mem.timing.cl", "must be > 0");
-        assert_eq!(e.to_string(), "x.toml:4:2: field `mem.timing.cl`: must be > 0");
+        assert_eq!(
+            e.to_string(),
+            "x.toml:4:2: field `mem.timing.cl`: must be > 0"
+        );
     }
 }

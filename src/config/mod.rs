@@ -487,7 +487,10 @@ mod tests {
 
     #[test]
     fn unknown_field_in_file_is_located() {
-        let src = format!("{}\n[gpu]\ncus = 8\nbogus = 1\n", preset_source("hbm2-stack").unwrap());
+        let src = format!(
+            "{}\n[gpu]\ncus = 8\nbogus = 1\n",
+            preset_source("hbm2-stack").unwrap()
+        );
         let e = HwConfig::from_toml_str("y.toml", &src, &[]).unwrap_err();
         let s = e.to_string();
         assert!(s.contains("bogus"), "{s}");

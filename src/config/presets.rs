@@ -3,7 +3,10 @@
 /// (name, TOML source) of every shipped preset.
 pub const PRESETS: &[(&str, &str)] = &[
     ("hbm2-stack", include_str!("../../presets/hbm2-stack.toml")),
-    ("t3-asplos24", include_str!("../../presets/t3-asplos24.toml")),
+    (
+        "t3-asplos24",
+        include_str!("../../presets/t3-asplos24.toml"),
+    ),
 ];
 
 /// The TOML text of a preset.

@@ -18,14 +18,20 @@ fn positive(field: &str, v: u64) -> Check {
 
 fn range(field: &str, v: u64, lo: u64, hi: u64) -> Check {
     if v < lo || v > hi {
-        return fail(field, format!("{v} is outside the supported range {lo}..={hi}"));
+        return fail(
+            field,
+            format!("{v} is outside the supported range {lo}..={hi}"),
+        );
     }
     Ok(())
 }
 
 fn pow2(field: &str, v: u64) -> Check {
     if !v.is_power_of_two() {
-        return fail(field, format!("{v} must be a power of two (the address map slices bits)"));
+        return fail(
+            field,
+            format!("{v} must be a power of two (the address map slices bits)"),
+        );
     }
     Ok(())
 }
@@ -109,25 +115,55 @@ pub(super) fn check(c: &HwConfig) -> Check {
     if t.trefi <= t.trfc {
         return fail(
             "mem.timing.trefi",
-            format!("tREFI ({}) must exceed tRFC ({}): the part would only refresh", t.trefi, t.trfc),
+            format!(
+                "tREFI ({}) must exceed tRFC ({}): the part would only refresh",
+                t.trefi, t.trfc
+            ),
         );
     }
     let k = &m.controller;
     range("mem.controller.read_queue", k.read_queue as u64, 1, 4096)?;
     range("mem.controller.write_queue", k.write_queue as u64, 1, 4096)?;
-    range("mem.controller.write_high_pct", k.write_high_pct as u64, 1, 100)?;
+    range(
+        "mem.controller.write_high_pct",
+        k.write_high_pct as u64,
+        1,
+        100,
+    )?;
     if k.write_low_pct >= k.write_high_pct {
         return fail(
             "mem.controller.write_low_pct",
             "the low write watermark must be below the high one",
         );
     }
-    range("mem.controller.frontend_latency_cycles", k.frontend_latency_cycles as u64, 0, 10_000)?;
-    range("mem.controller.starvation_limit_cycles", k.starvation_limit_cycles, 1, 1 << 32)?;
-    one_of("mem.controller.scheduler", &k.scheduler, crate::mem::scheduler::NAMES)?;
-    one_of("mem.controller.arbitration", &k.arbitration, crate::mem::arbiter::NAMES)?;
+    range(
+        "mem.controller.frontend_latency_cycles",
+        k.frontend_latency_cycles as u64,
+        0,
+        10_000,
+    )?;
+    range(
+        "mem.controller.starvation_limit_cycles",
+        k.starvation_limit_cycles,
+        1,
+        1 << 32,
+    )?;
+    one_of(
+        "mem.controller.scheduler",
+        &k.scheduler,
+        crate::mem::scheduler::NAMES,
+    )?;
+    one_of(
+        "mem.controller.arbitration",
+        &k.arbitration,
+        crate::mem::arbiter::NAMES,
+    )?;
     one_of("mem.controller.refresh", &k.refresh, &["all-bank", "none"])?;
-    one_of("mem.controller.page_policy", &k.page_policy, &["open", "closed"])?;
+    one_of(
+        "mem.controller.page_policy",
+        &k.page_policy,
+        &["open", "closed"],
+    )?;
     one_of("mem.nmc.dtype", &m.nmc.dtype, &["fp16", "bf16"])?;
     range("mem.nmc.alu_cycles", m.nmc.alu_cycles as u64, 0, 1000)?;
     if let Err(msg) = crate::mem::address::AddressMap::parse(&m.mapping, m) {
@@ -137,19 +173,42 @@ pub(super) fn check(c: &HwConfig) -> Check {
     let g = &c.gpu;
     range("gpu.cus", g.cus as u64, 1, 4096)?;
     range("gpu.clock_mhz", g.clock_mhz, 1, 100_000)?;
-    range("gpu.flops_per_cycle_per_cu", g.flops_per_cycle_per_cu, 1, 1 << 20)?;
+    range(
+        "gpu.flops_per_cycle_per_cu",
+        g.flops_per_cycle_per_cu,
+        1,
+        1 << 20,
+    )?;
     range("gpu.wgs_per_cu", g.wgs_per_cu as u64, 1, 64)?;
     range("gpu.l2_line_bytes", g.l2_line_bytes as u64, 32, 4096)?;
     pow2("gpu.l2_line_bytes", g.l2_line_bytes as u64)?;
     range("gpu.l2_ways", g.l2_ways as u64, 1, 64)?;
-    range("gpu.l2_bytes", g.l2_bytes, g.l2_line_bytes as u64 * g.l2_ways as u64, 1 << 34)?;
-    range("gpu.l2_hit_latency_cycles", g.l2_hit_latency_cycles as u64, 0, 100_000)?;
-    range("gpu.max_outstanding_per_cu", g.max_outstanding_per_cu as u64, 1, 1 << 16)?;
+    range(
+        "gpu.l2_bytes",
+        g.l2_bytes,
+        g.l2_line_bytes as u64 * g.l2_ways as u64,
+        1 << 34,
+    )?;
+    range(
+        "gpu.l2_hit_latency_cycles",
+        g.l2_hit_latency_cycles as u64,
+        0,
+        100_000,
+    )?;
+    range(
+        "gpu.max_outstanding_per_cu",
+        g.max_outstanding_per_cu as u64,
+        1,
+        1 << 16,
+    )?;
 
     let l = &c.link;
     one_of("link.topology", &l.topology, &["ring"])?;
     if !(l.bw_gbps_per_dir.is_finite() && l.bw_gbps_per_dir > 0.0 && l.bw_gbps_per_dir <= 1e6) {
-        return fail("link.bw_gbps_per_dir", "must be a finite number in (0, 1e6] GB/s");
+        return fail(
+            "link.bw_gbps_per_dir",
+            "must be a finite number in (0, 1e6] GB/s",
+        );
     }
     range("link.latency_ns", l.latency_ns, 0, 1_000_000_000)?;
     range("link.packet_bytes", l.packet_bytes as u64, 16, 1 << 20)?;
@@ -158,17 +217,28 @@ pub(super) fn check(c: &HwConfig) -> Check {
     let t3 = &c.t3;
     range("t3.tracker_entries", t3.tracker_entries as u64, 1, 1 << 16)?;
     range("t3.tracker_tag_bits", t3.tracker_tag_bits as u64, 1, 32)?;
-    range("t3.tracker_counter_bits", t3.tracker_counter_bits as u64, 1, 32)?;
+    range(
+        "t3.tracker_counter_bits",
+        t3.tracker_counter_bits as u64,
+        1,
+        32,
+    )?;
     range("t3.dma_engines", t3.dma_engines as u64, 1, 64)?;
     if t3.sw_overlap_cus >= g.cus {
-        return fail("t3.sw_overlap_cus", "must leave at least one CU to the GEMM");
+        return fail(
+            "t3.sw_overlap_cus",
+            "must leave at least one CU to the GEMM",
+        );
     }
     Ok(())
 }
 
 fn one_of(field: &str, v: &str, names: &[&str]) -> Check {
     if !names.contains(&v) {
-        return fail(field, format!("unknown name `{v}`; known: {}", names.join(", ")));
+        return fail(
+            field,
+            format!("unknown name `{v}`; known: {}", names.join(", ")),
+        );
     }
     Ok(())
 }

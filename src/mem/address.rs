@@ -58,7 +58,9 @@ impl AddressMap {
             rest = &rest[n..];
         }
         if fields.len() != 5 {
-            return Err(format!("mapping `{spec}` must name each of Ro, Ba, Bg, Co, Ch once"));
+            return Err(format!(
+                "mapping `{spec}` must name each of Ro, Ba, Bg, Co, Ch once"
+            ));
         }
         let bits = |f: Field| -> u32 {
             let n = match f {

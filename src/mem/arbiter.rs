@@ -139,7 +139,11 @@ pub fn build(
         "fr-fcfs" => Some(Box::new(FrFcfs)),
         "compute-first" => Some(Box::new(ComputeFirst)),
         "t3-mca" => Some(Box::new(T3Mca {
-            threshold: if threshold == 0 { queue_capacity } else { threshold },
+            threshold: if threshold == 0 {
+                queue_capacity
+            } else {
+                threshold
+            },
             starvation_limit_cycles,
         })),
         _ => None,

@@ -99,8 +99,10 @@ mod tests {
         assert_eq!(add_f16(0x7C00, 0xFC00), FP16_QNAN);
         assert_eq!(add_f16(0x7D01, h(1.0)), FP16_QNAN);
         assert_eq!(add_bf16(0x7F80, 0xFF80), BF16_QNAN);
-        assert_eq!(add_bf16(bf16::from_f32(1.0).to_bits(), bf16::from_f32(1.0).to_bits()),
-            bf16::from_f32(2.0).to_bits());
+        assert_eq!(
+            add_bf16(bf16::from_f32(1.0).to_bits(), bf16::from_f32(1.0).to_bits()),
+            bf16::from_f32(2.0).to_bits()
+        );
     }
 
     #[test]

@@ -3,4 +3,4 @@
 
 pub mod schema;
 
-pub use schema::{DeviceOverride, Dtype, GemmOp, Op, Trace, TRACE_VERSION};
+pub use schema::{DeviceOverride, Dtype, GemmOp, Op, TRACE_VERSION, Trace};
