@@ -15,7 +15,8 @@
 namespace t3rtl {
 
 template <class Model>
-Clocked<Model>::Clocked(bool traced) : ctx_(new VerilatedContext) {
+Clocked<Model>::Clocked(bool traced)
+    : ctx_(new VerilatedContext), traced_(traced) {
   // Tracing has to be allowed before the model is built; when it is, the
   // model also tracks signal activity, which costs speed, so only replays
   // that dump a waveform ask for it.
@@ -33,7 +34,7 @@ Clocked<Model>::~Clocked() {
 
 template <class Model>
 bool Clocked<Model>::start_trace(rust::Str vcd_path) {
-  if (!ctx_->traceEverOn() || vcd_) return false;
+  if (!traced_ || vcd_) return false;
   vcd_.reset(new VerilatedVcdC);
   top_->trace(vcd_.get(), 99);
   vcd_->open(std::string(vcd_path).c_str());

@@ -40,6 +40,7 @@ class Clocked {
   std::unique_ptr<VerilatedContext> ctx_;
   std::unique_ptr<Model> top_;
   std::unique_ptr<VerilatedVcdC> vcd_;
+  bool traced_;
   uint64_t time_ = 0;
 };
 
