@@ -111,9 +111,9 @@ fn add_f16_truncating(a: u16, b: u16) -> u16 {
     let r = add_f16(a, b);
     let exact = f16::from_bits(a).to_f64() + f16::from_bits(b).to_f64();
     let rounded = f16::from_bits(r).to_f64();
-    if rounded.is_finite() && r & 0x7FFF != 0 && rounded.abs() > exact.abs() {
-        r - 1
-    } else if rounded.is_infinite() && exact.is_finite() {
+    // Rounded away from zero (overflow to infinity included): step back
+    // one unit in the last place, towards zero.
+    if r & 0x7FFF != 0 && rounded.abs() > exact.abs() {
         r - 1
     } else {
         r

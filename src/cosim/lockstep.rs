@@ -22,6 +22,9 @@ pub struct Mismatch<I, O> {
     pub actual: O,
 }
 
+/// A mismatch of block `B`'s outputs, boxed: it is the rare path.
+pub type BlockMismatch<B> = Box<Mismatch<<B as Block>::In, <B as Block>::Out>>;
+
 impl<M, R> Lockstep<M, R>
 where
     M: Block,
@@ -41,7 +44,7 @@ where
     }
 
     /// One cycle on both sides; the model's outputs when they agree.
-    pub fn step(&mut self, i: M::In) -> Result<M::Out, Box<Mismatch<M::In, M::Out>>> {
+    pub fn step(&mut self, i: M::In) -> Result<M::Out, BlockMismatch<M>> {
         let expected = self.model.step(i.clone());
         let actual = self.dut.step(i.clone());
         let cycle = self.cycle;
@@ -60,7 +63,7 @@ where
 
     /// `cycles` cycles from `stim`, which sees each cycle's agreed outputs
     /// (stimulus may react to them, as a caller retries on back-pressure).
-    pub fn run<S>(&mut self, stim: &mut S, cycles: u64) -> Result<(), Box<Mismatch<M::In, M::Out>>>
+    pub fn run<S>(&mut self, stim: &mut S, cycles: u64) -> Result<(), BlockMismatch<M>>
     where
         S: Stimulus<In = M::In, Out = M::Out>,
     {

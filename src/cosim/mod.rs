@@ -15,7 +15,7 @@ mod stimulus;
 #[cfg(feature = "rtl")]
 pub mod rtl;
 
-pub use lockstep::{Divergence, Lockstep, Mismatch, Waveform};
+pub use lockstep::{BlockMismatch, Divergence, Lockstep, Mismatch, Waveform};
 pub use models::{AluIn, AluOut, LANES, McaIn, NmcAluModel};
 pub use stimulus::{AluStimulus, McaStimulus, Stimulus, TrackerStimulus};
 

@@ -201,49 +201,67 @@ impl AluStimulus {
     }
 
     fn operand(&mut self, f: Format) -> u16 {
-        let r = &mut self.rng;
-        let sign = r.random_bool(0.5);
-        let man = r.random_range(0..=f.man_mask());
-        match r.random_range(0..100) {
-            0..40 => r.random::<u16>(),
+        let mut r = Draw(self.rng.random());
+        let sign = r.flip();
+        let man = r.bits(f.man_bits);
+        match r.below(100) {
+            0..40 => r.bits(16) as u16,
             40..52 => f.pack(sign, 0, man), // subnormal (or zero)
             52..58 => f.pack(sign, 0, 0),
             58..63 => f.pack(sign, f.exp_max(), 0),
             63..68 => f.pack(sign, f.exp_max(), man.max(1)),
             68..80 => {
                 // Near overflow: top exponents, mantissas near all-ones.
-                let m = f.man_mask() - r.random_range(0..4.min(f.man_mask()));
-                f.pack(sign, f.exp_max() - r.random_range(1..=2), m)
+                let m = f.man_mask() - r.bits(2);
+                f.pack(sign, f.exp_max() - 1 - r.bits(1), m)
             }
-            80..90 => f.pack(sign, r.random_range(1..=2), man), // near the subnormal boundary
-            _ => f.pack(sign, r.random_range(1..f.exp_max()), man),
+            80..90 => f.pack(sign, 1 + r.bits(1), man), // near the subnormal boundary
+            _ => f.pack(sign, 1 + r.below(f.exp_max() - 1), man),
         }
     }
 
     fn partner(&mut self, f: Format, a: u16) -> u16 {
-        let r = &mut self.rng;
-        match r.random_range(0..100) {
+        let mut r = Draw(self.rng.random());
+        match r.below(100) {
             0..45 => self.operand(f),
             45..53 => a ^ 0x8000,
             53..63 => {
                 // Near cancellation: opposite sign, a few ulps away.
-                let delta = r.random_range(-3i32..=3);
+                let delta = r.below(7) as i32 - 3;
                 ((a ^ 0x8000) as i32 + delta).clamp(0, 0xFFFF) as u16
             }
-            63..73 => {
-                let e = f.exp_of(a);
-                f.pack(r.random_bool(0.5), e, r.random_range(0..=f.man_mask()))
-            }
+            63..73 => f.pack(r.flip(), f.exp_of(a), r.bits(f.man_bits)),
             _ => {
                 // Every alignment distance, including those past the
                 // datapath's guard bits.
                 let e = f.exp_of(a) as i32;
-                let d = r.random_range(0..=f.man_bits as i32 + 16);
-                let e2 = if r.random_bool(0.5) { e - d } else { e + d };
+                let d = r.below(f.man_bits + 17) as i32;
+                let e2 = if r.flip() { e - d } else { e + d };
                 let e2 = e2.clamp(0, f.exp_max() as i32 - 1) as u32;
-                f.pack(r.random_bool(0.5), e2, r.random_range(0..=f.man_mask()))
+                f.pack(r.flip(), e2, r.bits(f.man_bits))
             }
         }
+    }
+}
+
+/// Fields cut from one 64-bit draw: the ALU stimulus needs a dozen small
+/// random fields per lane, and one generator call per field would make the
+/// stimulus slower than the RTL it drives.
+struct Draw(u64);
+
+impl Draw {
+    fn bits(&mut self, n: u32) -> u32 {
+        let v = (self.0 & ((1u64 << n) - 1)) as u32;
+        self.0 >>= n;
+        v
+    }
+    fn flip(&mut self) -> bool {
+        self.bits(1) == 1
+    }
+    /// Roughly uniform in `0..n` for small `n` (a modulo bias of at most
+    /// n / 65536 does not matter for stimulus).
+    fn below(&mut self, n: u32) -> u32 {
+        self.bits(16) % n
     }
 }
 
