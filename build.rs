@@ -98,6 +98,8 @@ mod rtl {
         let status = Command::new(verilator)
             .args(["--cc", "--trace", "-O3", "--x-assign", "fast"])
             .args(["--x-initial", "fast", "--noassert", "-Wall"])
+            // Trace the whole tracker table, not only the first 32 entries.
+            .args(["--trace-max-array", "1024"])
             .args(["--top-module", top, "--prefix", &format!("V{top}")])
             .arg("--Mdir")
             .arg(mdir)

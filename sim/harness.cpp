@@ -79,8 +79,10 @@ TrackerRtl::TrackerRtl(bool traced) : Clocked(traced) {
 
 TrackerOutPins TrackerRtl::step(const TrackerPins& pins) {
   top_->upd_valid = pins.upd_valid;
-  top_->upd_tile = pins.upd_tile;
-  top_->upd_expected = pins.upd_expected;
+  // Verilated ports must not carry bits above their width; the RTL's
+  // default TAG_BITS 24 and CNT_BITS 16 truncate as the model does.
+  top_->upd_tile = pins.upd_tile & 0xFFFFFFu;
+  top_->upd_expected = uint16_t(pins.upd_expected);
   cycle();
   TrackerOutPins out;
   out.upd_accept = top_->upd_accept;

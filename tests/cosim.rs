@@ -104,6 +104,25 @@ impl Block for EarlyTracker {
     }
 }
 
+/// Checks `expected <= 1` before looking for a free entry, so a
+/// single-update tile fires even when the table is full.
+struct FiresWhenFull(Tracker);
+
+impl Block for FiresWhenFull {
+    type In = TrackerIn;
+    type Out = TrackerOut;
+    fn step(&mut self, i: TrackerIn) -> TrackerOut {
+        if i.valid && i.expected <= 1 && self.0.count_of(i.tile).is_none() {
+            return TrackerOut {
+                accept: true,
+                fire: Some(i.tile),
+                occupancy: self.0.occupancy(),
+            };
+        }
+        self.0.step(i)
+    }
+}
+
 /// Rounds FP16 sums toward zero instead of to nearest even.
 struct TruncatingAlu;
 
@@ -210,6 +229,31 @@ fn an_early_firing_tracker_model_is_caught_with_a_waveform() {
 }
 
 #[test]
+fn a_late_tracker_bug_is_caught_with_a_waveform_of_the_last_cycles() {
+    let dir = out_dir();
+    let seed = 24;
+    let first =
+        first_model_difference::<TrackerBench, _>(FiresWhenFull(TrackerBench::model()), seed);
+    // Only a full table shows this bug, so the waveform is a window.
+    assert!(
+        first > 2 * t3sim::cosim::WAVEFORM_CYCLES,
+        "diverged at {first}"
+    );
+    let d = divergence(check::<TrackerBench, _>(
+        FiresWhenFull(TrackerBench::model()),
+        CYCLES,
+        seed,
+        dir.path(),
+    ));
+    assert_reported(&d, "tracker", seed, first, dir.path());
+    assert!(
+        d.fields.contains("accept: expected true, actual false"),
+        "{}",
+        d.fields
+    );
+}
+
+#[test]
 fn a_truncating_alu_model_is_caught_with_a_waveform() {
     let dir = out_dir();
     let seed = 22;
@@ -237,4 +281,29 @@ fn a_late_starvation_arbiter_model_is_caught_with_a_waveform() {
     ));
     assert_reported(&d, "mca_arbiter", seed, first, dir.path());
     assert!(d.fields.contains("actual CommFirst"), "{}", d.fields);
+}
+
+/// Every FP16 and every BF16 operand pair (2 x 2^32): minutes, so run on
+/// demand: `cargo test --release --features rtl --test cosim -- --ignored`.
+#[test]
+#[ignore]
+fn nmc_alu_rtl_matches_every_operand_pair() {
+    let mut ls = Lockstep::new(NmcAluModel, AluRtl::new(false));
+    for dtype in [Dtype::Fp16, Dtype::Bf16] {
+        for a in 0..=u16::MAX {
+            for b0 in (0..=u16::MAX).step_by(LANES) {
+                let i = AluIn {
+                    dtype,
+                    a: [a; LANES],
+                    b: std::array::from_fn(|l| b0 + l as u16),
+                };
+                if let Err(m) = ls.step(i) {
+                    panic!(
+                        "{dtype:?} a={a:#06x}: {}",
+                        t3sim::cosim::Observed::differences(&m.expected, &m.actual)
+                    );
+                }
+            }
+        }
+    }
 }

@@ -53,14 +53,10 @@ pub enum CosimError {
          `--features rtl` (needs Verilator 5 and a C++17 compiler: scripts/setup.sh)"
     )]
     RtlNotBuilt,
+    /// The RTL and the model disagree; a waveform that cannot be written
+    /// is noted in the report rather than hiding the divergence.
     #[error(transparent)]
     Divergence(Box<Divergence>),
-    #[error("{context}: {source}")]
-    Io {
-        context: String,
-        #[source]
-        source: std::io::Error,
-    },
 }
 
 /// A passing run.

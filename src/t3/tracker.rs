@@ -381,6 +381,15 @@ mod tests {
     }
 
     #[test]
+    fn wide_fields_truncate_like_the_rtl_ports() {
+        let mut t = Tracker::paper();
+        t.step(TrackerIn::update(0x0100_0005, 0x1_0003));
+        assert_eq!(t.count_of(5), Some(1));
+        t.step(TrackerIn::update(5, 3));
+        assert_eq!(t.step(TrackerIn::update(0xFF00_0005, 3)).fire, Some(5));
+    }
+
+    #[test]
     fn bad_parameters_and_fields_are_named() {
         let e = Tracker::new(0, 24, 16).unwrap_err();
         assert!(e.to_string().contains("`entries` = 0"), "{e}");
