@@ -10,11 +10,14 @@
 //! - [`gpu`]: the compute side (L2 cache).
 //! - [`mem`]: the HBM memory system (controllers, banks, timing, NMC).
 //! - [`net`]: inter-device links and the ring topology.
+//! - [`t3`]: track & trigger: the tracker table.
+//! - [`cosim`]: lockstep checking of the Rust models against the RTL.
 //! - [`error`]: input errors that name file, line and field.
 //! - [`report`]: plots (PNG/SVG) and the Perfetto timeline export.
 //! - [`sweep`]: parameter sweeps, shards, merge and resume.
 
 pub mod config;
+pub mod cosim;
 pub mod engine;
 pub mod error;
 pub mod gpu;
@@ -23,6 +26,7 @@ pub mod modes;
 pub mod net;
 pub mod report;
 pub mod sweep;
+pub mod t3;
 pub mod trace;
 
 pub use error::{Error, InputError, Result};

@@ -1,0 +1,139 @@
+// Implementation of the block wrappers declared in harness.h. The clock is
+// driven low then high with an eval() at each level: Verilator 5 detects a
+// posedge against the value seen at the previous eval().
+#include "t3sim/sim/harness.h"
+
+#include <string>
+
+#include "Vmca_arbiter.h"
+#include "Vnmc_alu.h"
+#include "Vtracker.h"
+#include "t3sim/sim/bridge.rs.h"
+#include "verilated.h"
+#include "verilated_vcd_c.h"
+
+namespace t3rtl {
+
+template <class Model>
+Clocked<Model>::Clocked(bool traced)
+    : ctx_(new VerilatedContext), traced_(traced) {
+  // Tracing has to be allowed before the model is built; when it is, the
+  // model also tracks signal activity, which costs speed, so only replays
+  // that dump a waveform ask for it.
+  ctx_->traceEverOn(traced);
+  top_.reset(new Model(ctx_.get(), "top"));
+  top_->clk = 0;
+  top_->eval();
+}
+
+template <class Model>
+Clocked<Model>::~Clocked() {
+  finish_trace();
+  top_->final();
+}
+
+template <class Model>
+bool Clocked<Model>::start_trace(rust::Str vcd_path) {
+  if (!traced_ || vcd_) return false;
+  vcd_.reset(new VerilatedVcdC);
+  top_->trace(vcd_.get(), 99);
+  vcd_->open(std::string(vcd_path).c_str());
+  if (!vcd_->isOpen()) {
+    vcd_.reset();
+    return false;
+  }
+  vcd_->dump(time_);
+  return true;
+}
+
+template <class Model>
+void Clocked<Model>::finish_trace() {
+  if (vcd_) {
+    vcd_->close();
+    vcd_.reset();
+  }
+}
+
+template <class Model>
+void Clocked<Model>::cycle() {
+  top_->clk = 0;
+  top_->eval();
+  ++time_;
+  if (vcd_) vcd_->dump(time_);
+  top_->clk = 1;
+  top_->eval();
+  ++time_;
+  if (vcd_) vcd_->dump(time_);
+}
+
+template class Clocked<Vtracker>;
+template class Clocked<Vnmc_alu>;
+template class Clocked<Vmca_arbiter>;
+
+TrackerRtl::TrackerRtl(bool traced) : Clocked(traced) {
+  top_->rst = 1;
+  top_->upd_valid = 0;
+  cycle();
+  top_->rst = 0;
+}
+
+TrackerOutPins TrackerRtl::step(const TrackerPins& pins) {
+  top_->upd_valid = pins.upd_valid;
+  // Verilated ports must not carry bits above their width; the RTL's
+  // default TAG_BITS 24 and CNT_BITS 16 truncate as the model does.
+  top_->upd_tile = pins.upd_tile & 0xFFFFFFu;
+  top_->upd_expected = uint16_t(pins.upd_expected);
+  cycle();
+  TrackerOutPins out;
+  out.upd_accept = top_->upd_accept;
+  out.fire_valid = top_->fire_valid;
+  out.fire_tile = top_->fire_tile;
+  out.occupancy = top_->occupancy;
+  return out;
+}
+
+AluOutPins AluRtl::step(const AluPins& pins) {
+  top_->bf16 = pins.bf16;
+  for (int w = 0; w < 16; ++w) {
+    top_->a[w] = uint32_t(pins.a[2 * w]) | (uint32_t(pins.a[2 * w + 1]) << 16);
+    top_->b[w] = uint32_t(pins.b[2 * w]) | (uint32_t(pins.b[2 * w + 1]) << 16);
+  }
+  cycle();
+  AluOutPins out;
+  for (int w = 0; w < 16; ++w) {
+    out.sum[2 * w] = uint16_t(top_->sum[w]);
+    out.sum[2 * w + 1] = uint16_t(top_->sum[w] >> 16);
+  }
+  return out;
+}
+
+McaRtl::McaRtl(bool traced) : Clocked(traced) {
+  top_->rst = 1;
+  cycle();
+  top_->rst = 0;
+}
+
+McaOutPins McaRtl::step(const McaPins& pins) {
+  top_->compute_waiting = pins.compute_waiting;
+  top_->comm_waiting = pins.comm_waiting;
+  top_->occupancy = pins.occupancy;
+  top_->comm_served = pins.comm_served;
+  top_->threshold = pins.threshold;
+  top_->limit = pins.limit;
+  cycle();
+  McaOutPins out;
+  out.grant = top_->grant;
+  return out;
+}
+
+std::unique_ptr<TrackerRtl> new_tracker(bool traced) {
+  return std::make_unique<TrackerRtl>(traced);
+}
+std::unique_ptr<AluRtl> new_alu(bool traced) {
+  return std::make_unique<AluRtl>(traced);
+}
+std::unique_ptr<McaRtl> new_mca(bool traced) {
+  return std::make_unique<McaRtl>(traced);
+}
+
+}  // namespace t3rtl
