@@ -48,7 +48,8 @@ pub fn run(a: ReplayArgs, ui: &Ui) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir)
             .map_err(|e| t3sim::Error::io(format!("cannot create {}", dir.display()), e))?;
         let p = dir.join("report.json");
-        std::fs::write(&p, &text).map_err(|e| t3sim::Error::io(format!("cannot write {}", p.display()), e))?;
+        std::fs::write(&p, &text)
+            .map_err(|e| t3sim::Error::io(format!("cannot write {}", p.display()), e))?;
         ui.note(format!("wrote {}", p.display()));
     }
     if a.json {

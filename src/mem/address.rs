@@ -22,13 +22,18 @@ enum Field {
 }
 
 /// A bit-slicing address map, most significant field first, in the
-/// notation Ramulator uses (`RoBaBgCoCh`). The bits below the burst size
-/// are the byte offset and ignored. Addresses beyond the capacity are
-/// rejected by [`AddressMap::decode`].
+/// notation Ramulator uses (`RoBaBgCoCh`). A field may be split: a token
+/// may carry a bit count (`Co2`), and a field may appear more than once if
+/// every occurrence but one gives its width (the other takes the rest).
+/// `RoBaCoBgChCo2` puts two column bits below the channel bits: 256 B runs
+/// per channel, the interleaving GPU memory systems use. The bits below
+/// the burst size are the byte offset and ignored. Addresses beyond the
+/// capacity are rejected by [`AddressMap::decode`].
 #[derive(Debug, Clone)]
 pub struct AddressMap {
-    /// (field, shift, mask) from the least significant field up.
-    slices: Vec<(Field, u32, u64)>,
+    /// (field, shift in the address, mask, shift within the field) from the
+    /// least significant slice up.
+    slices: Vec<(Field, u32, u64, u32)>,
     capacity: u64,
 }
 
@@ -36,31 +41,33 @@ impl AddressMap {
     /// Parses a mapping string against an organisation. Each of `Ro`,
     /// `Ba`, `Bg`, `Co`, `Ch` must appear exactly once.
     pub fn parse(spec: &str, m: &MemConfig) -> Result<AddressMap, String> {
-        let mut fields = Vec::new();
+        let mut tokens: Vec<(Field, Option<u32>)> = Vec::new();
         let mut rest = spec;
         while !rest.is_empty() {
-            let (f, n) = match rest.get(..2) {
-                Some("Ro") => (Field::Row, 2),
-                Some("Ba") => (Field::Bank, 2),
-                Some("Bg") => (Field::BankGroup, 2),
-                Some("Co") => (Field::Column, 2),
-                Some("Ch") => (Field::Channel, 2),
+            let f = match rest.get(..2) {
+                Some("Ro") => Field::Row,
+                Some("Ba") => Field::Bank,
+                Some("Bg") => Field::BankGroup,
+                Some("Co") => Field::Column,
+                Some("Ch") => Field::Channel,
                 _ => {
                     return Err(format!(
-                        "cannot read `{rest}` in mapping `{spec}`: expected the fields Ro, Ba, Bg, Co, Ch, most significant first"
+                        "cannot read `{rest}` in mapping `{spec}`: expected the fields Ro, Ba, Bg, Co, Ch (each optionally with a bit count, like Co2), most significant first"
                     ));
                 }
             };
-            if fields.contains(&f) {
-                return Err(format!("mapping `{spec}` names a field twice"));
-            }
-            fields.push(f);
-            rest = &rest[n..];
-        }
-        if fields.len() != 5 {
-            return Err(format!(
-                "mapping `{spec}` must name each of Ro, Ba, Bg, Co, Ch once"
-            ));
+            rest = &rest[2..];
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            let width = if digits > 0 {
+                let w: u32 = rest[..digits]
+                    .parse()
+                    .map_err(|_| format!("bad bit count in mapping `{spec}`"))?;
+                rest = &rest[digits..];
+                Some(w)
+            } else {
+                None
+            };
+            tokens.push((f, width));
         }
         let bits = |f: Field| -> u32 {
             let n = match f {
@@ -72,11 +79,50 @@ impl AddressMap {
             };
             n.max(1).trailing_zeros()
         };
+        let all = [
+            Field::Row,
+            Field::Bank,
+            Field::BankGroup,
+            Field::Column,
+            Field::Channel,
+        ];
+        let mut widths: Vec<u32> = vec![0; tokens.len()];
+        for f in all {
+            let idx: Vec<usize> = (0..tokens.len()).filter(|&i| tokens[i].0 == f).collect();
+            if idx.is_empty() {
+                return Err(format!(
+                    "mapping `{spec}` must name each of Ro, Ba, Bg, Co, Ch"
+                ));
+            }
+            let open: Vec<usize> = idx
+                .iter()
+                .copied()
+                .filter(|&i| tokens[i].1.is_none())
+                .collect();
+            if open.len() > 1 {
+                return Err(format!(
+                    "mapping `{spec}` names a field twice without bit counts: give all but one occurrence a width (like Co2)"
+                ));
+            }
+            let given: u32 = idx.iter().filter_map(|&i| tokens[i].1).sum();
+            let total = bits(f);
+            if given > total || (open.is_empty() && given != total) {
+                return Err(format!(
+                    "mapping `{spec}`: the widths of a field add up to {given} bits but it has {total}"
+                ));
+            }
+            for &i in &idx {
+                widths[i] = tokens[i].1.unwrap_or(total - given);
+            }
+        }
         let mut shift = m.access_bytes().max(1).trailing_zeros();
+        let mut field_shift = [0u32; 5];
         let mut slices = Vec::new();
-        for &f in fields.iter().rev() {
-            let b = bits(f);
-            slices.push((f, shift, (1u64 << b) - 1));
+        for (i, &(f, _)) in tokens.iter().enumerate().rev() {
+            let b = widths[i];
+            let fs = &mut field_shift[f as usize];
+            slices.push((f, shift, (1u64 << b) - 1, *fs));
+            *fs += b;
             shift += b;
         }
         Ok(AddressMap {
@@ -102,14 +148,14 @@ impl AddressMap {
             row: 0,
             column: 0,
         };
-        for &(f, shift, mask) in &self.slices {
-            let v = ((addr >> shift) & mask) as u32;
+        for &(f, shift, mask, at) in &self.slices {
+            let v = (((addr >> shift) & mask) as u32) << at;
             match f {
-                Field::Row => d.row = v,
-                Field::Bank => d.bank = v,
-                Field::BankGroup => d.bank_group = v,
-                Field::Column => d.column = v,
-                Field::Channel => d.channel = v,
+                Field::Row => d.row |= v,
+                Field::Bank => d.bank |= v,
+                Field::BankGroup => d.bank_group |= v,
+                Field::Column => d.column |= v,
+                Field::Channel => d.channel |= v,
             }
         }
         Some(d)
@@ -134,6 +180,23 @@ mod tests {
         assert_eq!((d.channel, d.bank_group, d.column), (0, 0, 1));
         assert!(a.iter().all(|d| d.row == 0 && d.bank == 0));
         assert!(m.decode(c.mem.capacity_bytes()).is_none());
+    }
+
+    #[test]
+    fn split_column_field_gives_256_byte_runs_per_channel() {
+        let c = HwConfig::preset("hbm2-stack").unwrap();
+        let m = AddressMap::parse("RoBaCoBgChCo2", &c.mem).unwrap();
+        let a: Vec<DramAddr> = (0..8).map(|i| m.decode(i * 64).unwrap()).collect();
+        assert_eq!(a[3].channel, 0);
+        assert_eq!(a[3].column, 3);
+        assert_eq!((a[4].channel, a[4].column), (1, 0));
+        // After all channels, the next bank group; column bits above that.
+        let d = m.decode(256 * 8).unwrap();
+        assert_eq!((d.channel, d.bank_group, d.column), (0, 1, 0));
+        let d = m.decode(256 * 8 * 4).unwrap();
+        assert_eq!((d.channel, d.bank_group, d.column), (0, 0, 4));
+        assert!(AddressMap::parse("RoBaCoBgChCo", &c.mem).is_err());
+        assert!(AddressMap::parse("RoBaCo2BgChCo2", &c.mem).is_err());
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub(crate) struct Entry {
     pub group: u8,
     pub op: Op,
     pub stream: Stream,
+    /// Bursts to consecutive columns of the row (a run served as one).
+    pub bursts: u8,
     /// Whether its row hit/miss/conflict has been counted.
     pub classified: bool,
 }
@@ -106,6 +108,7 @@ pub(crate) struct Served {
     /// Cycle the column command issued (DRAM order of data effects).
     pub issue: u64,
     pub done: u64,
+    pub bursts: u8,
 }
 
 /// Controller configuration resolved from [`crate::config::MemConfig`].
@@ -139,7 +142,7 @@ pub(crate) struct Channel {
     free: Vec<u16>,
     /// Per queue (0 read, 1 write/update), per bank: slab indices, oldest
     /// first.
-    lists: [Vec<Vec<u16>>; 2],
+    lists: [Vec<Vec<(u16, u32)>>; 2],
     /// Per queue: banks with requests (bit per bank).
     nonempty: [u64; 2],
     len: [usize; 2],
@@ -349,6 +352,7 @@ impl Channel {
         row: u32,
         bank: u16,
         group: u8,
+        bursts: u8,
     ) {
         self.account_occupancy(now);
         let e = Entry {
@@ -362,6 +366,7 @@ impl Channel {
             group,
             op,
             stream,
+            bursts: bursts.max(1),
             classified: false,
         };
         self.next_age += 1;
@@ -385,7 +390,7 @@ impl Channel {
                 (self.slab.len() - 1) as u16
             }
         };
-        self.lists[q][bank as usize].push(slot);
+        self.lists[q][bank as usize].push((slot, row));
         invalidate(&mut self.cache_valid, bank as usize);
         self.nonempty[q] |= 1 << bank;
         self.len[q] += 1;
@@ -498,33 +503,26 @@ impl Channel {
         class: Option<StreamClass>,
     ) -> Option<(u16, Cmd)> {
         let list = &self.lists[q][bank];
-        let b = &self.banks[bank];
+        let open = self.banks[bank].open_row;
         let of_class =
-            |slot: &u16| class.is_none_or(|c| self.slab[*slot as usize].stream.class() == c);
-        let head = *list.iter().find(|s| of_class(s))?;
-        Some(if b.open_row == NO_ROW {
+            |s: &(u16, u32)| class.is_none_or(|c| self.slab[s.0 as usize].stream.class() == c);
+        let &(head, head_row) = list.iter().find(|s| of_class(s))?;
+        Some(if open == NO_ROW {
             (head, Cmd::Act)
+        } else if head_row == open {
+            (head, Cmd::Rd)
         } else if self.hit_first {
-            match list
-                .iter()
-                .find(|s| of_class(s) && self.slab[**s as usize].row == b.open_row)
-            {
-                Some(&s) => (s, Cmd::Rd),
+            match list.iter().find(|s| s.1 == open && of_class(s)) {
+                Some(&(s, _)) => (s, Cmd::Rd),
                 None => {
                     // Keep the row open while queued requests of the other
                     // class still hit it.
-                    if class.is_some()
-                        && list
-                            .iter()
-                            .any(|s| self.slab[*s as usize].row == b.open_row)
-                    {
+                    if class.is_some() && list.iter().any(|s| s.1 == open) {
                         return None;
                     }
                     (head, Cmd::Pre)
                 }
             }
-        } else if self.slab[head as usize].row == b.open_row {
-            (head, Cmd::Rd)
         } else {
             (head, Cmd::Pre)
         })
@@ -781,6 +779,17 @@ impl Channel {
                 _ => self.stats.row_hits += 1,
             }
         }
+        // A run of bursts issues back to back at the bank-group column
+        // spacing; the constraints that follow count from the last one.
+        let extra = e.bursts.saturating_sub(1) as u64;
+        let last = at
+            + extra
+                * match cmd {
+                    Cmd::Rd => t.rd_to_rd_l,
+                    Cmd::Wr => t.wr_to_wr_l,
+                    Cmd::Upd => t.upd_to_rd_l,
+                    _ => 0,
+                };
         let b = &mut self.banks[bi];
         let g = &mut self.groups[gi];
         match cmd {
@@ -806,31 +815,31 @@ impl Channel {
                 return;
             }
             Cmd::Rd => {
-                b.next_pre = b.next_pre.max(at + t.rd_to_pre);
-                g.next_rd = g.next_rd.max(at + t.rd_to_rd_l);
-                g.next_wr = g.next_wr.max(at + t.rd_to_wr);
-                self.ch_next_rd = self.ch_next_rd.max(at + t.rd_to_rd_s);
-                self.ch_next_wr = self.ch_next_wr.max(at + t.rd_to_wr);
-                self.stats.reads += 1;
+                b.next_pre = b.next_pre.max(last + t.rd_to_pre);
+                g.next_rd = g.next_rd.max(last + t.rd_to_rd_l);
+                g.next_wr = g.next_wr.max(last + t.rd_to_wr);
+                self.ch_next_rd = self.ch_next_rd.max(last + t.rd_to_rd_s);
+                self.ch_next_wr = self.ch_next_wr.max(last + t.rd_to_wr);
+                self.stats.reads += 1 + extra;
             }
             Cmd::Wr => {
-                b.next_pre = b.next_pre.max(at + t.wr_to_pre);
-                g.next_wr = g.next_wr.max(at + t.wr_to_wr_l);
-                g.next_rd = g.next_rd.max(at + t.wr_to_rd_l);
-                self.ch_next_wr = self.ch_next_wr.max(at + t.wr_to_wr_s);
-                self.ch_next_rd = self.ch_next_rd.max(at + t.wr_to_rd_s);
-                self.stats.writes += 1;
+                b.next_pre = b.next_pre.max(last + t.wr_to_pre);
+                g.next_wr = g.next_wr.max(last + t.wr_to_wr_l);
+                g.next_rd = g.next_rd.max(last + t.wr_to_rd_l);
+                self.ch_next_wr = self.ch_next_wr.max(last + t.wr_to_wr_s);
+                self.ch_next_rd = self.ch_next_rd.max(last + t.wr_to_rd_s);
+                self.stats.writes += 1 + extra;
             }
             Cmd::Upd => {
-                b.next_pre = b.next_pre.max(at + t.upd_to_pre);
-                b.next_wr = b.next_wr.max(at + t.upd_to_col_l);
-                b.next_rd = b.next_rd.max(at + t.upd_to_rd_l);
-                g.next_wr = g.next_wr.max(at + t.upd_to_col_l);
-                g.next_rd = g.next_rd.max(at + t.upd_to_rd_l);
+                b.next_pre = b.next_pre.max(last + t.upd_to_pre);
+                b.next_wr = b.next_wr.max(last + t.upd_to_col_l);
+                b.next_rd = b.next_rd.max(last + t.upd_to_rd_l);
+                g.next_wr = g.next_wr.max(last + t.upd_to_col_l);
+                g.next_rd = g.next_rd.max(last + t.upd_to_rd_l);
                 // The operand crosses the bus like write data.
-                self.ch_next_wr = self.ch_next_wr.max(at + t.wr_to_wr_s);
-                self.ch_next_rd = self.ch_next_rd.max(at + t.wr_to_rd_s);
-                self.stats.updates += 1;
+                self.ch_next_wr = self.ch_next_wr.max(last + t.wr_to_wr_s);
+                self.ch_next_rd = self.ch_next_rd.max(last + t.wr_to_rd_s);
+                self.stats.updates += 1 + extra;
             }
         }
         invalidate_group(&mut self.cache_valid, gi, self.p.banks_per_group);
@@ -838,7 +847,7 @@ impl Channel {
         let e = self.slab[slot as usize];
         let q = (e.op != Op::Read) as usize;
         let list = &mut self.lists[q][bi];
-        if let Some(pos) = list.iter().position(|&s| s == slot) {
+        if let Some(pos) = list.iter().position(|&(s, _)| s == slot) {
             list.remove(pos);
         }
         if list.is_empty() {
@@ -847,14 +856,16 @@ impl Channel {
         invalidate(&mut self.cache_valid, bi);
         self.len[q] -= 1;
         self.free.push(slot);
-        let done = at
+        let done = last
             + match cmd {
                 Cmd::Rd => t.cl + t.burst,
                 Cmd::Wr => t.cwl + t.burst,
                 _ => t.upd_done,
             };
-        self.stats.bytes += self.p.access_bytes;
-        self.stats.bus_busy_cycles += t.burst;
+        self.stats.bytes += self.p.access_bytes * (1 + extra);
+        self.stats.bus_busy_cycles += t.burst * (1 + extra);
+        // The run's later bursts find the row open.
+        self.stats.row_hits += extra;
         match e.stream.class() {
             StreamClass::Compute => self.compute_queued -= 1,
             StreamClass::Comm => {
@@ -863,10 +874,7 @@ impl Channel {
             }
         }
         if self.p.closed_page {
-            let slab = &self.slab;
-            let still_hit = self.lists[q][bi]
-                .iter()
-                .any(|&s| slab[s as usize].row == e.row);
+            let still_hit = self.lists[q][bi].iter().any(|&(_, r)| r == e.row);
             if !still_hit {
                 let b = &mut self.banks[bi];
                 let pre_at = b.next_pre.max(at);
@@ -883,6 +891,7 @@ impl Channel {
             arrive: e.arrive,
             issue: at,
             done,
+            bursts: e.bursts,
         });
         self.update_mode();
     }

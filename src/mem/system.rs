@@ -57,7 +57,7 @@ pub struct MemorySystem {
     /// Per channel, per stream class: requests submitted while the queue
     /// could not take them, oldest first (the GPU-side queues in front of
     /// each controller).
-    backlog: Vec<[std::collections::VecDeque<Request>; 2]>,
+    backlog: Vec<[std::collections::VecDeque<(Request, u8)>; 2]>,
     backlog_len: usize,
 }
 
@@ -136,6 +136,13 @@ impl MemorySystem {
     /// processed command).
     #[inline]
     pub fn try_enqueue(&mut self, now: u64, req: Request) -> Result<(), Reject> {
+        self.try_enqueue_run(now, req, 1)
+    }
+
+    /// Offers a run of `bursts` accesses to consecutive columns of one row
+    /// starting at `req.addr` (the caller checked with [`Self::run_len`]).
+    #[inline]
+    fn try_enqueue_run(&mut self, now: u64, req: Request, bursts: u8) -> Result<(), Reject> {
         let d = self.map.decode(req.addr).ok_or(Reject::OutOfRange {
             addr: req.addr,
             capacity: self.map.capacity_bytes(),
@@ -157,23 +164,52 @@ impl MemorySystem {
             d.row,
             bank,
             d.bank_group as u8,
+            bursts,
         );
         Ok(())
     }
 
-    /// Queues a request, or keeps it in the channel's backlog until the
-    /// controller can take it (it then arrives the cycle a slot frees).
-    pub fn submit(&mut self, now: u64, req: Request) -> Result<(), Reject> {
-        match self.try_enqueue(now, req) {
+    /// How many accesses from `addr` on (at most `max`) lie in consecutive
+    /// columns of the same row, bank and channel.
+    pub fn run_len(&self, addr: u64, max: u64) -> u64 {
+        let Some(d0) = self.map.decode(addr) else {
+            return 1;
+        };
+        let mut n = 1;
+        while n < max.min(255) {
+            match self.map.decode(addr + n * self.access_bytes) {
+                Some(d)
+                    if d.channel == d0.channel
+                        && d.bank == d0.bank
+                        && d.bank_group == d0.bank_group
+                        && d.row == d0.row
+                        && d.column == d0.column + n as u32 => {}
+                _ => break,
+            }
+            n += 1;
+        }
+        n
+    }
+
+    /// Submits a run of `bursts` accesses from `req.addr` as one request
+    /// (see [`Self::run_len`]); queued in the channel's backlog when full.
+    pub fn submit_run(&mut self, now: u64, req: Request, bursts: u8) -> Result<(), Reject> {
+        match self.try_enqueue_run(now, req, bursts) {
             Ok(()) => Ok(()),
             Err(Reject::QueueFull { channel }) => {
                 let class = (req.stream.class() == crate::mem::StreamClass::Comm) as usize;
-                self.backlog[channel as usize][class].push_back(req);
+                self.backlog[channel as usize][class].push_back((req, bursts));
                 self.backlog_len += 1;
                 Ok(())
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Queues a request, or keeps it in the channel's backlog until the
+    /// controller can take it (it then arrives the cycle a slot frees).
+    pub fn submit(&mut self, now: u64, req: Request) -> Result<(), Reject> {
+        self.submit_run(now, req, 1)
     }
 
     /// Requests waiting in front of full controllers.
@@ -187,7 +223,7 @@ impl MemorySystem {
             return;
         }
         for class in 0..2 {
-            while let Some(req) = self.backlog[c][class].front().copied() {
+            while let Some((req, bursts)) = self.backlog[c][class].front().copied() {
                 let cls = req.stream.class();
                 if !self.channels[c].admits(t, req.op, cls) {
                     break;
@@ -205,6 +241,7 @@ impl MemorySystem {
                     d.row,
                     bank,
                     d.bank_group as u8,
+                    bursts,
                 );
             }
         }
@@ -351,8 +388,11 @@ impl MemorySystem {
 
     fn retire_served(&mut self) {
         for s in self.served.drain(..) {
-            self.stats
-                .count_served(s.stream, self.access_bytes, s.issue - s.arrive);
+            self.stats.count_served(
+                s.stream,
+                self.access_bytes * s.bursts as u64,
+                s.issue - s.arrive,
+            );
             let latency = s.done - s.arrive;
             self.stats.count_done(s.stream, s.op, latency);
             if let Some(dtype) = self.data.dtype {

@@ -25,6 +25,9 @@ pub struct Plan {
     pub rs_window: u32,
     /// t3-mca's occupancy threshold, when the run sets one.
     pub mca_threshold: Option<u32>,
+    /// Longest run of same-row bursts sent as one memory request (1 = every
+    /// burst its own request).
+    pub max_run: u32,
 }
 
 impl Plan {
@@ -35,6 +38,7 @@ impl Plan {
             rs_slice_bytes: 512 << 10,
             rs_window: 4,
             mca_threshold: None,
+            max_run: 4,
         }
     }
 }

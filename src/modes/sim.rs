@@ -179,6 +179,8 @@ pub struct Sim<'a> {
     slices: u32,
     tiles_per_slice: u64,
     comps: Vec<crate::mem::Completion>,
+    /// Fewest DRAM cycles from a command to a completion.
+    min_done_cycles: u64,
 }
 
 impl<'a> Sim<'a> {
@@ -217,14 +219,22 @@ impl<'a> Sim<'a> {
         for d in 0..n {
             let o = trace.device(d);
             let mut mem = MemorySystem::new(&cfg.mem).map_err(|m| {
-                crate::error::InputError::new(crate::error::Location::file(cfg.name.clone()), "mem", m)
+                crate::error::InputError::new(
+                    crate::error::Location::file(cfg.name.clone()),
+                    "mem",
+                    m,
+                )
             })?;
             if let Some(t) = plan.mca_threshold {
                 mem.set_mca_threshold(t);
             }
             let dram_mhz = (1_000_000 / cfg.mem.timing.tck_ps) as f64 * o.mem_bw_scale;
             let gpu_mhz = cfg.gpu.clock_mhz as f64 * o.compute_scale;
-            let order: Vec<u64> = if plan.gemm { (0..g.tiles()).collect() } else { Vec::new() };
+            let order: Vec<u64> = if plan.gemm {
+                (0..g.tiles()).collect()
+            } else {
+                Vec::new()
+            };
             let acc = if plan.gemm {
                 vec![0; g.tiles() as usize]
             } else {
@@ -272,6 +282,10 @@ impl<'a> Sim<'a> {
             slices,
             tiles_per_slice,
             comps: Vec::new(),
+            min_done_cycles: {
+                let t = &cfg.mem.timing;
+                (t.cl.min(t.cwl) as u64 + (t.bl as u64 / 2).max(1)).max(1)
+            },
         })
     }
 
@@ -316,10 +330,11 @@ impl<'a> Sim<'a> {
 
     // ----- memory -----
 
-    fn new_op(&mut self, d: u32, remaining: u64, then: Then) -> u32 {
+    /// A new op; [`Self::issue`] counts its requests in.
+    fn new_op(&mut self, d: u32, then: Then) -> u32 {
         let dev = &mut self.devs[d as usize];
         let op = Op {
-            remaining,
+            remaining: 0,
             done_at: self.now,
             then,
         };
@@ -335,21 +350,31 @@ impl<'a> Sim<'a> {
         }
     }
 
-    /// Submits `bytes` of whole lines at `addr` for op `op`.
+    /// Submits `bytes` of whole lines at `addr` for op `op`, as runs of
+    /// consecutive columns of one row (one request each).
     fn issue(&mut self, d: u32, op: u32, addr: u64, bytes: u64, mop: MemOp, stream: Stream) {
         let dev = &mut self.devs[d as usize];
         let cyc = dev.mclk.cycle_at(self.now);
         let lines = bytes.div_ceil(LINE);
-        for i in 0..lines {
+        let mut i = 0;
+        let mut requests = 0;
+        while i < lines {
+            let a = addr + i * LINE;
+            let run = dev
+                .mem
+                .run_len(a, (lines - i).min(self.plan.max_run as u64));
             let req = Request {
-                addr: addr + i * LINE,
+                addr: a,
                 op: mop,
                 stream,
                 tag: op as u64,
             };
             // Addresses are laid out inside the capacity (checked in new).
-            let _ = dev.mem.submit(cyc, req);
+            let _ = dev.mem.submit_run(cyc, req, run as u8);
+            i += run;
+            requests += 1;
         }
+        dev.ops[op as usize].remaining += requests;
         self.arm_wake(d);
     }
 
@@ -370,8 +395,15 @@ impl<'a> Sim<'a> {
             return;
         }
         dev.wake_at = None;
+        // No request arrives before the next event, and no completion (so
+        // no reaction to one) comes sooner than the shortest command-to-
+        // completion delay: memory can run that far ahead, exactly.
         let cyc = dev.mclk.cycle_at(self.now);
-        dev.mem.advance_before(cyc + 1);
+        let mut until = cyc + self.min_done_cycles;
+        if let Some(t) = self.q.peek_time() {
+            until = until.min(dev.mclk.cycle_at_or_after(t).max(cyc + 1));
+        }
+        dev.mem.advance_before(until);
         let clk = dev.mclk;
         let mut comps = std::mem::take(&mut self.comps);
         comps.extend(dev.mem.drain_completions());
@@ -405,7 +437,7 @@ impl<'a> Sim<'a> {
             Then::Recv { step, slice } => self.recv_done(d, step, slice),
             Then::FinalRead { slice } => {
                 let (addr, bytes) = self.own_slice(d, d, slice);
-                let op = self.new_op(d, bytes.div_ceil(LINE), Then::FinalWrite { slice });
+                let op = self.new_op(d, Then::FinalWrite { slice });
                 self.issue(d, op, addr, bytes, MemOp::Write, Stream::RsWrite);
             }
             Then::FinalWrite { slice } => {
@@ -474,13 +506,13 @@ impl<'a> Sim<'a> {
         if hit {
             dev.l2_hits += 1;
             let lat = dev.gclk.time_of(self.cfg.gpu.l2_hit_latency_cycles as u64);
-            self.q.push(self.now + lat, Ev::BlockReady { dev: d, slot, k });
+            self.q
+                .push(self.now + lat, Ev::BlockReady { dev: d, slot, k });
             return;
         }
         dev.l2_misses += 1;
         let op = self.new_op(
             d,
-            bytes.div_ceil(LINE),
             Then::Fill {
                 addr,
                 waiters: vec![(slot, k)],
@@ -522,8 +554,15 @@ impl<'a> Sim<'a> {
         if k + 1 == self.g.k_steps {
             let tile = self.devs[d as usize].slots[slot as usize].tile;
             let (off, bytes) = self.g.tile_span(tile);
-            let op = self.new_op(d, bytes.div_ceil(LINE), Then::Store { tile });
-            self.issue(d, op, self.g.c_base + off, bytes, MemOp::Write, Stream::GemmWrite);
+            let op = self.new_op(d, Then::Store { tile });
+            self.issue(
+                d,
+                op,
+                self.g.c_base + off,
+                bytes,
+                MemOp::Write,
+                Stream::GemmWrite,
+            );
             self.start_tile(d, slot);
         }
     }
@@ -629,8 +668,7 @@ impl<'a> Sim<'a> {
             let chunk = self.send_chunk(d, step);
             let own = self.own_slice(d, chunk, slice);
             let kernel_reads_recv = step >= 2 && self.plan.rs == Some(RsKind::Kernel);
-            let total = own.1.div_ceil(LINE) * if kernel_reads_recv { 2 } else { 1 };
-            let op = self.new_op(d, total, Then::SendRead { step, slice });
+            let op = self.new_op(d, Then::SendRead { step, slice });
             self.issue(d, op, own.0, own.1, MemOp::Read, Stream::RsRead);
             if kernel_reads_recv {
                 let r = self.recv_slice(chunk, step - 1, slice);
@@ -681,7 +719,11 @@ impl<'a> Sim<'a> {
                     let offset = tx.sent;
                     tx.sent += bytes as u64;
                     let last = tx.sent == tx.bytes;
-                    let vals = if last { Some(std::mem::take(&mut tx.vals)) } else { None };
+                    let vals = if last {
+                        Some(std::mem::take(&mut tx.vals))
+                    } else {
+                        None
+                    };
                     let (step, slice) = (tx.step, tx.slice);
                     if last {
                         self.devs[d as usize].rs.tx.pop_front();
@@ -723,31 +765,52 @@ impl<'a> Sim<'a> {
         let op = match self.devs[d as usize].rs.recv_op.get(&key) {
             Some(&op) => op,
             None => {
-                let bytes = self.own_slice(d, chunk, p.slice).1;
                 let op = self.new_op(
                     d,
-                    bytes.div_ceil(LINE),
                     Then::Recv {
                         step: p.step,
                         slice: p.slice,
                     },
                 );
+                // A token held until the slice's last packet is in, so the
+                // op cannot finish between packets.
+                self.devs[d as usize].ops[op as usize].remaining += 1;
                 self.devs[d as usize].rs.recv_op.insert(key, op);
                 op
             }
         };
+        let last = p.vals.is_some();
         if let Some(v) = p.vals {
             self.devs[d as usize].rs.recv_vals.insert(key, v);
         }
         match self.plan.rs {
             Some(RsKind::Nmc) => {
                 let (a, _) = self.own_slice(d, chunk, p.slice);
-                self.issue(d, op, a + p.offset, p.bytes as u64, MemOp::Update, Stream::NmcUpdate);
+                self.issue(
+                    d,
+                    op,
+                    a + p.offset,
+                    p.bytes as u64,
+                    MemOp::Update,
+                    Stream::NmcUpdate,
+                );
             }
             _ => {
                 let (a, _) = self.recv_slice(chunk, p.step, p.slice);
-                self.issue(d, op, a + p.offset, p.bytes as u64, MemOp::Write, Stream::RsWrite);
+                self.issue(
+                    d,
+                    op,
+                    a + p.offset,
+                    p.bytes as u64,
+                    MemOp::Write,
+                    Stream::RsWrite,
+                );
             }
+        }
+        if last {
+            // Packets of a link arrive in order: this was the slice's last,
+            // and its own requests are still outstanding.
+            self.devs[d as usize].ops[op as usize].remaining -= 1;
         }
     }
 
@@ -779,7 +842,7 @@ impl<'a> Sim<'a> {
             _ => {
                 let own = self.own_slice(d, d, slice);
                 let recv = self.recv_slice(d, self.n - 1, slice);
-                let op = self.new_op(d, 2 * own.1.div_ceil(LINE), Then::FinalRead { slice });
+                let op = self.new_op(d, Then::FinalRead { slice });
                 self.issue(d, op, own.0, own.1, MemOp::Read, Stream::RsRead);
                 self.issue(d, op, recv.0, recv.1, MemOp::Read, Stream::RsRead);
             }
@@ -849,11 +912,7 @@ impl<'a> Sim<'a> {
             let link = &self.links[self.ring.link(i as u32, Dir::Prev)];
             devices.push(DevResult {
                 device: dev.id,
-                end_ps: dev
-                    .rs
-                    .end
-                    .unwrap_or(0)
-                    .max(dev.gemm_end.unwrap_or(0)),
+                end_ps: dev.rs.end.unwrap_or(0).max(dev.gemm_end.unwrap_or(0)),
                 gemm_start_ps: dev.gemm_start,
                 gemm_end_ps: if self.plan.gemm { dev.gemm_end } else { None },
                 rs_start_ps: dev.rs.started.then_some(dev.rs.start),

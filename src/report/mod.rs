@@ -11,8 +11,8 @@
 //! - [`timeline`]: the track order and sub-track splitting both share.
 
 pub mod perfetto;
-pub mod replay;
 pub mod plot;
+pub mod replay;
 pub mod timeline;
 
 use crate::error::{InputError, Location, Result};

@@ -86,9 +86,17 @@ fn ns(ps: u64) -> f64 {
     ps as f64 / 1000.0
 }
 
-fn device_report(d: &DevResult, gemm_alone_ns: f64, seq_bytes: Option<u64>, cus: u32) -> DeviceReport {
+fn device_report(
+    d: &DevResult,
+    gemm_alone_ns: f64,
+    seq_bytes: Option<u64>,
+    cus: u32,
+) -> DeviceReport {
     let time_ns = ns(d.end_ps);
-    let gemm_ns = d.gemm_end_ps.map(|e| ns(e - d.gemm_start_ps)).unwrap_or(0.0);
+    let gemm_ns = d
+        .gemm_end_ps
+        .map(|e| ns(e - d.gemm_start_ps))
+        .unwrap_or(0.0);
     let rs_ns = match (d.rs_start_ps, d.rs_end_ps) {
         (Some(s), Some(e)) => ns(e - s),
         _ => 0.0,
@@ -115,7 +123,10 @@ fn device_report(d: &DevResult, gemm_alone_ns: f64, seq_bytes: Option<u64>, cus:
         time_ns,
         gemm_ns,
         rs_ns,
-        exposed_comm_ns: d.gemm_end_ps.map(|e| ns(d.end_ps.saturating_sub(e))).unwrap_or(time_ns),
+        exposed_comm_ns: d
+            .gemm_end_ps
+            .map(|e| ns(d.end_ps.saturating_sub(e)))
+            .unwrap_or(time_ns),
         gemm_slowdown: if gemm_alone_ns > 0.0 && gemm_ns > 0.0 {
             gemm_ns / gemm_alone_ns
         } else {
@@ -132,7 +143,11 @@ fn device_report(d: &DevResult, gemm_alone_ns: f64, seq_bytes: Option<u64>, cus:
         l2_hits: d.l2_hits,
         l2_misses: d.l2_misses,
         link_bytes_out: d.link_bytes_out,
-        link_utilisation: if d.end_ps > 0 { d.link_busy_ps as f64 / d.end_ps as f64 } else { 0.0 },
+        link_utilisation: if d.end_ps > 0 {
+            d.link_busy_ps as f64 / d.end_ps as f64
+        } else {
+            0.0
+        },
         compute_utilisation: if d.end_ps > 0 {
             d.compute_busy_ps as f64 / (d.end_ps as f64 * cus as f64)
         } else {
@@ -211,9 +226,11 @@ pub fn build(
     let rs_analytic_ns = (n as f64 - 1.0) / n as f64 * out as f64 / bw
         + (n as f64 - 1.0) * cfg.link.latency_ns as f64;
     let peak_flops_per_ns =
-        cfg.gpu.cus as f64 * cfg.gpu.flops_per_cycle_per_cu as f64 * cfg.gpu.clock_mhz as f64 / 1000.0;
+        cfg.gpu.cus as f64 * cfg.gpu.flops_per_cycle_per_cu as f64 * cfg.gpu.clock_mhz as f64
+            / 1000.0;
     let min_bytes = g.a_bytes() + g.b_bytes() + out;
-    let gemm_roofline_ns = (g.flops() as f64 / peak_flops_per_ns).max(min_bytes as f64 / cfg.mem.peak_gbps());
+    let gemm_roofline_ns =
+        (g.flops() as f64 / peak_flops_per_ns).max(min_bytes as f64 / cfg.mem.peak_gbps());
     let per_dev = |r: &SimResult, seq: Option<&[DeviceReport]>| -> Vec<DeviceReport> {
         r.devices
             .iter()
