@@ -401,7 +401,7 @@ fn field_and_message(path: &str, msg: &str) -> (String, String) {
             && let Some(end) = rest.find('`')
         {
             let name = &rest[..end];
-            if !field.split('.').next_back().is_some_and(|l| l == name) {
+            if field.rsplit('.').next() != Some(name) {
                 if !field.is_empty() {
                     field.push('.');
                 }
