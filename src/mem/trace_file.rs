@@ -212,9 +212,13 @@ impl<R: Read> TraceReader<R> {
                 let (c2, cy) = toks
                     .next()
                     .ok_or_else(|| self.err(text.len() + 1, "cycle", "missing cycle"))?;
-                let cycle = cy.parse::<u64>().map_err(|_| {
-                    self.err(c2, "cycle", format!("`{}` is not a cycle number", clip(cy)))
-                })?;
+                // `u64::from_str` takes a leading `+`; a cycle stamp is digits.
+                let cycle = Some(cy)
+                    .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|c| c.parse::<u64>().ok())
+                    .ok_or_else(|| {
+                        self.err(c2, "cycle", format!("`{}` is not a cycle number", clip(cy)))
+                    })?;
                 if cycle > 1 << 50 {
                     return Err(self.err(c2, "cycle", format!("cycle {cycle} is beyond 2^50")));
                 }
