@@ -43,7 +43,7 @@ const KINDS: &[&str] = &[
 /// its inputs come from a PRNG seeded with `seed ^ i`.
 fn run_case(i: u64, seed: u64, scratch: &std::path::Path) -> (usize, Result<(), String>) {
     let mut rng = SplitMix(seed ^ i.wrapping_mul(0xD6E8_FEB8_6659_FD93));
-    let fmt = if rng.next() % 2 == 0 {
+    let fmt = if rng.next().is_multiple_of(2) {
         TraceFormat::Ramulator
     } else {
         TraceFormat::Dramsim3
@@ -84,7 +84,7 @@ fn run_case(i: u64, seed: u64, scratch: &std::path::Path) -> (usize, Result<(), 
             let rg = rng.genes(16 * n);
             let reqs = fuzz::random_requests(&mut Genes::new(&rg), &cfg, n);
             match fuzz::run_mem_case(&cfg, &reqs, false) {
-                Ok(a) if i % 8 == 0 => match fuzz::run_mem_case(&cfg, &reqs, false) {
+                Ok(a) if i.is_multiple_of(8) => match fuzz::run_mem_case(&cfg, &reqs, false) {
                     Ok(b) if a == b => Ok(()),
                     Ok(_) => Err("second identical run differs".into()),
                     Err(e) => Err(format!("second identical run failed: {e}")),

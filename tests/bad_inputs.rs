@@ -82,6 +82,12 @@ const CONFIGS: &[(&str, usize, &str, &str)] = &[
         "must exceed tRFC",
     ),
     (
+        "trefi-no-room-for-row-cycle.toml",
+        37,
+        "mem.timing.trefi",
+        "at least tRFC + tRAS + tRP = 308",
+    ),
+    (
         "trrd-l-below-s.toml",
         27,
         "mem.timing.trrd_l",

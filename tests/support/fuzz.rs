@@ -453,7 +453,8 @@ pub fn token_trace(g: &mut Genes, format: TraceFormat) -> Vec<u8> {
 
 /// A small random memory configuration that the validator accepts, with
 /// refresh intervals far enough from tRFC that the controller's refresh
-/// cannot starve requests (see `refresh_interval_barely_above_trfc_...`).
+/// cannot starve requests (see `short_refresh_interval_with_long_twr_still_serves_writes`
+/// in `tests/mem_reported_bugs.rs`).
 pub fn small_mem_config(g: &mut Genes) -> HwConfig {
     let mut c = HwConfig::preset("hbm2-stack").expect("preset");
     let m = &mut c.mem;
