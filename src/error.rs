@@ -146,7 +146,12 @@ pub fn read_text(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path)
         .map_err(|e| InputError::file(path, format!("cannot read file: {e}")))?;
     if bytes.is_empty() {
-        return Err(InputError::file(path, "file is empty").into());
+        return Err(InputError::new(
+            Location::at(path.display().to_string(), 1, 1),
+            "",
+            "file is empty",
+        )
+        .into());
     }
     String::from_utf8(bytes).map_err(|e| {
         let upto = &e.as_bytes()[..e.utf8_error().valid_up_to()];

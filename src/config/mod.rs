@@ -328,23 +328,44 @@ impl HwConfig {
     /// Parses TOML text, applies `--set a.b=v` overrides and validates.
     /// `file` names the source in error messages.
     pub fn from_toml_str(file: &str, src: &str, overrides: &[String]) -> Result<HwConfig> {
-        let mut value: toml::Table = toml::from_str(src).map_err(|e| toml_error(file, src, &e))?;
-        // Parse once untouched so that type errors point into the file.
-        let _: HwConfig = toml::from_str(src).map_err(|e| toml_error(file, src, &e))?;
-        for ov in overrides {
-            apply_override(&mut value, ov)?;
+        if src.trim().is_empty() {
+            return Err(InputError::new(Location::at(file, 1, 1), "", "file is empty").into());
         }
-        let mut cfg: HwConfig = HwConfig::deserialize(toml::Value::Table(value)).map_err(|e| {
-            InputError::new(
-                Location::file("--set"),
-                "",
-                format!("override does not fit the config: {}", e.message()),
-            )
+        let mut value: toml::Table = toml::from_str(src).map_err(|e| toml_error(file, src, &e))?;
+        // Parse once untouched so that type errors point into the file, and
+        // through serde_path_to_error so that they name the dotted field.
+        let de = toml::Deserializer::parse(src).map_err(|e| toml_error(file, src, &e))?;
+        serde_path_to_error::deserialize::<_, HwConfig>(de).map_err(|e| {
+            let (field, msg) = field_and_message(&e.path().to_string(), e.inner().message());
+            let (line, col) = e.inner().span().map_or((1, 1), |s| line_col(src, s.start));
+            crate::Error::from(InputError::new(Location::at(file, line, col), field, msg))
         })?;
+        let mut overridden = Vec::new();
+        for ov in overrides {
+            overridden.push(apply_override(&mut value, ov)?);
+        }
+        let mut cfg: HwConfig = serde_path_to_error::deserialize(toml::Value::Table(value))
+            .map_err(|e| {
+                let (field, msg) = field_and_message(&e.path().to_string(), e.inner().message());
+                InputError::new(
+                    Location::file("--set"),
+                    field,
+                    format!("override does not fit the config: {msg}"),
+                )
+            })?;
         if cfg.name.is_empty() {
             cfg.name = file.trim_start_matches("preset ").to_string();
         }
-        cfg.validate(file, src)?;
+        validate::check(&cfg).map_err(|(field, msg)| {
+            // A value set on the command line is not where the file says:
+            // blame the override, not the file's line for that key.
+            let loc = if overridden.iter().any(|o| field_covers(o, &field)) {
+                Location::file("--set")
+            } else {
+                Location::of_key(file, src, &field)
+            };
+            InputError::new(loc, field, msg)
+        })?;
         Ok(cfg)
     }
 
@@ -356,21 +377,111 @@ impl HwConfig {
     }
 }
 
-fn toml_error(file: &str, src: &str, e: &toml::de::Error) -> crate::error::Error {
-    let (line, col) = match e.span() {
-        Some(span) => line_col(src, span.start),
-        None => (1, 1),
+/// Whether setting `set` (a dotted path) replaced `field`: the same path
+/// or a section enclosing it.
+fn field_covers(set: &str, field: &str) -> bool {
+    field == set
+        || field
+            .strip_prefix(set)
+            .is_some_and(|rest| rest.starts_with('.'))
+}
+
+/// The dotted field of a serde error: its path, extended by the name serde
+/// puts in `missing field` / `unknown field` messages (those errors are
+/// reported at the enclosing table). `path` is serde_path_to_error's, `.`
+/// at the root.
+fn field_and_message(path: &str, msg: &str) -> (String, String) {
+    let mut field = if path == "." {
+        String::new()
+    } else {
+        path.to_string()
     };
-    let msg = e.message().to_string();
-    // serde names the field in the message (`unknown field `x``, `missing
-    // field `y``); keep it as the field too.
-    let field = msg
-        .split('`')
-        .nth(1)
-        .filter(|_| msg.contains("field"))
-        .unwrap_or("")
-        .to_string();
+    for prefix in ["missing field `", "unknown field `"] {
+        if let Some(rest) = msg.strip_prefix(prefix)
+            && let Some(end) = rest.find('`')
+        {
+            let name = &rest[..end];
+            if field.rsplit('.').next() != Some(name) {
+                if !field.is_empty() {
+                    field.push('.');
+                }
+                field.push_str(name);
+            }
+        }
+    }
+    (field, msg.to_string())
+}
+
+fn toml_error(file: &str, src: &str, e: &toml::de::Error) -> crate::Error {
+    let offset = e.span().map_or(0, |s| s.start);
+    let (line, col) = line_col(src, offset);
+    let mut msg = e.message().to_string();
+    if msg.contains("as i128") {
+        // toml's own wording for an integer beyond i64 is about i128.
+        msg = format!("{msg} (TOML integers are signed 64-bit: at most 2^63 - 1)");
+    }
+    // A syntax error inside a `key = value` line (an unterminated string, a
+    // bare word, a duplicate key) belongs to that key.
+    let field = key_path_at(src, offset).unwrap_or_default();
     InputError::new(Location::at(file, line, col), field, msg).into()
+}
+
+/// The dotted path of the `key = value` line (or `[table]` header) holding
+/// byte `offset` of a TOML source: the enclosing table header's path plus
+/// the line's key. `None` when the line is neither, or the key is not a
+/// plain (bare or basic-quoted) key.
+fn key_path_at(src: &str, offset: usize) -> Option<String> {
+    let mut offset = offset.min(src.len());
+    while !src.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = src[start..].lines().next().unwrap_or("").trim();
+    if line.starts_with('[') {
+        return header_path(line);
+    }
+    let (key, _) = line.split_once('=')?;
+    let key = dotted(key)?;
+    let section = src[..start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .and_then(header_path);
+    Some(match section {
+        Some(s) => format!("{s}.{key}"),
+        None => key,
+    })
+}
+
+/// The path of a `[a.b]` or `[[a.b]]` header line.
+fn header_path(line: &str) -> Option<String> {
+    // An unclosed header is a syntax error, not a field.
+    let inner = match line.strip_prefix("[[") {
+        Some(r) => r.split_once("]]")?.0,
+        None => line.strip_prefix('[')?.split_once(']')?.0,
+    };
+    dotted(inner)
+}
+
+/// Normalises a TOML key (`a . "b"`) to `a.b`; `None` if it is not made of
+/// bare or simple quoted parts.
+fn dotted(key: &str) -> Option<String> {
+    let parts: Option<Vec<&str>> = key
+        .split('.')
+        .map(|p| {
+            let p = p.trim();
+            let p = p
+                .strip_prefix('"')
+                .and_then(|q| q.strip_suffix('"'))
+                .unwrap_or(p);
+            let ok = !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            ok.then_some(p)
+        })
+        .collect();
+    Some(parts?.join("."))
 }
 
 /// 1-based line and column of a byte offset.
@@ -385,12 +496,20 @@ pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
 /// Applies `a.b.c=value`. The path must exist (so typos are caught); the
 /// value is parsed as TOML (numbers, booleans, quoted strings), and taken as
 /// a plain string when it does not parse.
-fn apply_override(root: &mut toml::Table, ov: &str) -> Result<()> {
-    let bad = |msg: String| InputError::new(Location::file("--set"), ov.to_string(), msg);
-    let (path, raw) = ov
-        .split_once('=')
-        .ok_or_else(|| bad("expected `section.field=value`".into()))?;
+/// Returns the dotted path it set.
+fn apply_override(root: &mut toml::Table, ov: &str) -> Result<String> {
+    let (path, raw) = ov.split_once('=').ok_or_else(|| {
+        InputError::new(
+            Location::file("--set"),
+            ov.trim(),
+            format!("expected `section.field=value`, found `{ov}`"),
+        )
+    })?;
     let path = path.trim();
+    let bad = |msg: String| InputError::new(Location::file("--set"), path, msg);
+    if path.is_empty() {
+        return Err(bad(format!("no field before `=` in `{ov}`")).into());
+    }
     let raw = raw.trim();
     let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
         .ok()
@@ -417,7 +536,7 @@ fn apply_override(root: &mut toml::Table, ov: &str) -> Result<()> {
         }
         if last {
             table.insert(part.to_string(), value);
-            return Ok(());
+            return Ok(path.to_string());
         }
         let dsub = known.and_then(|v| v.as_table()).ok_or_else(|| {
             bad(format!(

@@ -127,6 +127,18 @@ pub(super) fn check(c: &HwConfig) -> Check {
             ),
         );
     }
+    // A refresh interval must hold the refresh and at least one row cycle
+    // (ACT ... PRE): below that no bank can ever be read.
+    let room = t.trfc as u64 + t.tras as u64 + t.trp as u64;
+    if (t.trefi as u64) < room {
+        return fail(
+            "mem.timing.trefi",
+            format!(
+                "tREFI ({}) leaves no room for a row cycle between refreshes: needs at least tRFC + tRAS + tRP = {room}",
+                t.trefi
+            ),
+        );
+    }
     let k = &m.controller;
     range("mem.controller.read_queue", k.read_queue as u64, 1, 4096)?;
     range("mem.controller.write_queue", k.write_queue as u64, 1, 4096)?;

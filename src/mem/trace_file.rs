@@ -143,8 +143,12 @@ impl<R: Read> TraceReader<R> {
     }
 
     fn parse_line(&self, line: &[u8]) -> Result<Option<TraceRecord>> {
-        let Ok(text) = std::str::from_utf8(line) else {
-            return Err(self.err(1, "", "line is not valid UTF-8"));
+        let text = match std::str::from_utf8(line) {
+            Ok(t) => t,
+            Err(e) => {
+                let col = e.valid_up_to() + 1;
+                return Err(self.err(col, "", "line is not valid UTF-8"));
+            }
         };
         let text = text.trim_end_matches(['\n', '\r']);
         let trimmed = text.trim_start();
@@ -160,7 +164,11 @@ impl<R: Read> TraceReader<R> {
                     "LD" | "R" | "READ" => false,
                     "ST" | "W" | "WRITE" => true,
                     _ => {
-                        return Err(self.err(c0, "op", format!("expected LD or ST, found `{op}`")));
+                        return Err(self.err(
+                            c0,
+                            "op",
+                            format!("expected LD or ST, found `{}`", clip(op)),
+                        ));
                     }
                 };
                 let (c1, a) = toks
@@ -168,7 +176,14 @@ impl<R: Read> TraceReader<R> {
                     .ok_or_else(|| self.err(text.len() + 1, "address", "missing address"))?;
                 let addr = parse_u64(a).map_err(|m| self.err(c1, "address", m))?;
                 if let Some((c, extra)) = toks.next() {
-                    return Err(self.err(c, "", format!("unexpected `{extra}` after the address")));
+                    return Err(self.err(
+                        c,
+                        "record",
+                        format!(
+                            "unexpected `{}` after the address (a record is `LD|ST <addr>`)",
+                            clip(extra)
+                        ),
+                    ));
                 }
                 Ok(Some(TraceRecord {
                     addr,
@@ -190,21 +205,32 @@ impl<R: Read> TraceReader<R> {
                         return Err(self.err(
                             c1,
                             "op",
-                            format!("expected READ or WRITE, found `{op}`"),
+                            format!("expected READ or WRITE, found `{}`", clip(op)),
                         ));
                     }
                 };
                 let (c2, cy) = toks
                     .next()
                     .ok_or_else(|| self.err(text.len() + 1, "cycle", "missing cycle"))?;
-                let cycle = cy
-                    .parse::<u64>()
-                    .map_err(|_| self.err(c2, "cycle", format!("`{cy}` is not a cycle number")))?;
+                // `u64::from_str` takes a leading `+`; a cycle stamp is digits.
+                let cycle = Some(cy)
+                    .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|c| c.parse::<u64>().ok())
+                    .ok_or_else(|| {
+                        self.err(c2, "cycle", format!("`{}` is not a cycle number", clip(cy)))
+                    })?;
                 if cycle > 1 << 50 {
                     return Err(self.err(c2, "cycle", format!("cycle {cycle} is beyond 2^50")));
                 }
                 if let Some((c, extra)) = toks.next() {
-                    return Err(self.err(c, "", format!("unexpected `{extra}` after the cycle")));
+                    return Err(self.err(
+                        c,
+                        "record",
+                        format!(
+                            "unexpected `{}` after the cycle (a record is `<addr> READ|WRITE <cycle>`)",
+                            clip(extra)
+                        ),
+                    ));
                 }
                 Ok(Some(TraceRecord {
                     addr,
@@ -218,6 +244,11 @@ impl<R: Read> TraceReader<R> {
 
     pub fn file(&self) -> &str {
         &self.file
+    }
+
+    /// Lines read so far (records, comments and blank lines).
+    pub fn lines_read(&self) -> usize {
+        self.line_no
     }
 }
 
@@ -257,19 +288,27 @@ fn skip_spaces(b: &[u8]) -> &[u8] {
     &b[n..]
 }
 
+/// Skips at least one blank: tokens glued together (`0x80WRITE`) are not
+/// a record, and must reach the careful parser to be rejected.
+#[inline]
+fn skip_blanks1(b: &[u8]) -> Option<&[u8]> {
+    let rest = skip_spaces(b);
+    (rest.len() < b.len()).then_some(rest)
+}
+
 /// The common well-formed DRAMsim3 line; `None` sends it to the careful
 /// parser (which also produces the error message).
 #[inline]
 fn fast_dramsim3(line: &[u8]) -> Option<(u64, bool, u64)> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let (addr, rest) = fast_hex(line)?;
-    let rest = skip_spaces(rest);
+    let rest = skip_blanks1(rest)?;
     let (write, rest) = if let Some(r) = rest.strip_prefix(b"READ") {
         (false, r)
     } else {
         (true, rest.strip_prefix(b"WRITE")?)
     };
-    let rest = skip_spaces(rest);
+    let rest = skip_blanks1(rest)?;
     if rest.is_empty() || rest.len() > 15 || !rest.iter().all(u8::is_ascii_digit) {
         return None;
     }
@@ -309,15 +348,40 @@ fn tokens(s: &str) -> impl Iterator<Item = (usize, &str)> {
 }
 
 fn parse_u64(s: &str) -> std::result::Result<u64, String> {
+    let digits = s
+        .strip_prefix("0x")
+        .or_else(|| s.strip_prefix("0X"))
+        .unwrap_or(s);
+    // `from_str_radix` takes a leading `+`; a trace address never has one.
+    if !digits.starts_with(|c: char| c.is_ascii_hexdigit()) {
+        return Err(format!(
+            "`{}` is not an address (hex with 0x, or decimal)",
+            clip(s)
+        ));
+    }
     let r = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         u64::from_str_radix(h, 16)
     } else {
         s.parse::<u64>()
     };
     r.map_err(|e| match e.kind() {
-        std::num::IntErrorKind::PosOverflow => format!("`{s}` does not fit in 64 bits"),
-        _ => format!("`{s}` is not an address (hex with 0x, or decimal)"),
+        std::num::IntErrorKind::PosOverflow => format!("`{}` does not fit in 64 bits", clip(s)),
+        _ => format!("`{}` is not an address (hex with 0x, or decimal)", clip(s)),
     })
+}
+
+/// A token as quoted in a message: a megabyte-long garbage token must not
+/// become a megabyte-long error line.
+fn clip(s: &str) -> std::borrow::Cow<'_, str> {
+    const MAX: usize = 40;
+    if s.len() <= MAX {
+        return s.into();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes)", &s[..end], s.len()).into()
 }
 
 #[cfg(test)]

@@ -138,6 +138,19 @@ pub fn replay<R: Read>(
         issue(&mut mem, &mut now, b, w, c, l)?;
         requests += 1;
     }
+    if records == 0 {
+        // A run of nothing would report zero bandwidth and latency as if
+        // measured: almost always the wrong file or an empty export.
+        let msg = if reader.lines_read() == 0 {
+            "file is empty (expected trace records)".to_string()
+        } else {
+            format!(
+                "the trace has no records ({} lines of comments or blank lines)",
+                reader.lines_read()
+            )
+        };
+        return Err(InputError::new(Location::at(file, 1, 1), "", msg).into());
+    }
     let end = mem.drain_all().max(1);
     let stats = mem.finish(end);
     let tck_ns = cfg.timing.tck_ps as f64 / 1000.0;
