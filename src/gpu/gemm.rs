@@ -13,6 +13,9 @@ use crate::trace::GemmOp;
 /// Bytes of one DRAM line the model moves per request.
 pub const LINE: u64 = 64;
 
+/// Tile rows per raster group (Triton's GROUP_M); see [`GemmGeom::raster`].
+pub const RASTER_GROUP_ROWS: u64 = 8;
+
 fn round_up(x: u64, to: u64) -> u64 {
     x.div_ceil(to) * to
 }
@@ -144,6 +147,32 @@ impl GemmGeom {
     /// Output bytes (as stored, whole lines).
     pub fn output_bytes(&self) -> u64 {
         self.tile_off[self.tile_off.len() - 1]
+    }
+
+    /// The order a GEMM kernel dispatches the tiles of `rows` (a band of
+    /// tile rows): groups of [`RASTER_GROUP_ROWS`] tile rows, column-major
+    /// within a group, so tiles running together share A blocks (same
+    /// rows) and B blocks (same columns) in the L2. Row-major order would
+    /// refetch all of B for every wave on wide outputs.
+    pub fn raster(&self, rows: std::ops::Range<u64>) -> Vec<u64> {
+        let mut out = Vec::with_capacity(((rows.end - rows.start) * self.tile_cols) as usize);
+        let mut g = rows.start;
+        while g < rows.end {
+            let ge = (g + RASTER_GROUP_ROWS).min(rows.end);
+            for c in 0..self.tile_cols {
+                for r in g..ge {
+                    out.push(r * self.tile_cols + c);
+                }
+            }
+            g = ge;
+        }
+        out
+    }
+
+    /// Tile rows of chunk `c`.
+    pub fn chunk_rows(&self, chunk: u64) -> std::ops::Range<u64> {
+        let rows = self.tile_rows / self.tp;
+        chunk * rows..(chunk + 1) * rows
     }
 
     /// Tiles of reduce-scatter chunk `c`: a band of tile rows.

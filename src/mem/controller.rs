@@ -896,6 +896,15 @@ impl Channel {
         self.update_mode();
     }
 
+    /// The occupancy integrals (compute, comm) up to `now`.
+    pub fn occupancy_until(&mut self, now: u64) -> (u64, u64) {
+        self.account_occupancy(now);
+        (
+            self.stats.occupancy_compute_cycles,
+            self.stats.occupancy_comm_cycles,
+        )
+    }
+
     /// Closes the occupancy integral at `now` (end of run).
     pub fn finish(&mut self, now: u64) {
         self.account_occupancy(now);

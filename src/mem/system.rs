@@ -445,6 +445,15 @@ impl MemorySystem {
         self.channels.iter().map(|c| c.queued()).sum()
     }
 
+    /// Time integrals of queue occupancy (compute, communication) over all
+    /// channels up to DRAM cycle `now`, in request-cycles.
+    pub fn occupancy_cycles(&mut self, now: u64) -> (u64, u64) {
+        self.channels.iter_mut().fold((0, 0), |(a, b), c| {
+            let (x, y) = c.occupancy_until(now);
+            (a + x, b + y)
+        })
+    }
+
     /// Sets t3-mca's occupancy threshold on every controller.
     pub fn set_mca_threshold(&mut self, t: u32) {
         for c in &mut self.channels {

@@ -33,16 +33,33 @@ pub enum Mode {
     Ideal,
     /// GEMM, then a reduce-scatter that reduces with near-memory updates.
     RsNmc,
+    /// Track & trigger with near-memory reduction, default scheduler.
+    T3,
+    /// T3 with memory-controller arbitration (t3-mca).
+    T3Mca,
+    /// Software fine-grained overlap: GEMM per chunk and a concurrent
+    /// reduce-scatter kernel on `t3.sw_overlap_cus` CUs.
+    SwOverlap,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 3] = [Mode::Sequential, Mode::Ideal, Mode::RsNmc];
+    pub const ALL: [Mode; 6] = [
+        Mode::Sequential,
+        Mode::Ideal,
+        Mode::RsNmc,
+        Mode::T3,
+        Mode::T3Mca,
+        Mode::SwOverlap,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Mode::Sequential => "sequential",
             Mode::Ideal => "ideal",
             Mode::RsNmc => "rs-nmc",
+            Mode::T3 => "t3",
+            Mode::T3Mca => "t3-mca",
+            Mode::SwOverlap => "sw-overlap",
         }
     }
 }
@@ -68,12 +85,31 @@ pub fn baselines(trace: &Trace, cfg: &HwConfig) -> Result<Baselines> {
 
 /// Simulates a mode; `None` for modes derived from the baselines (ideal).
 pub fn run_mode(trace: &Trace, cfg: &HwConfig, mode: Mode) -> Result<Option<SimResult>> {
+    let mut cfg = cfg.clone();
     let plan = match mode {
         Mode::Sequential => Plan::new(true, Some(RsKind::Kernel)),
         Mode::RsNmc => Plan::new(true, Some(RsKind::Nmc)),
         Mode::Ideal => return Ok(None),
+        Mode::T3 | Mode::T3Mca => {
+            let mut p = Plan::new(true, None);
+            p.staged = true;
+            p.t3 = true;
+            if mode == Mode::T3Mca {
+                cfg.mem.controller.arbitration = "t3-mca".into();
+                // A configured threshold wins; 0 means derive it.
+                p.derive_mca = cfg.mem.controller.mca_threshold == 0;
+            }
+            p
+        }
+        Mode::SwOverlap => {
+            let mut p = Plan::new(true, Some(RsKind::Kernel));
+            p.staged = true;
+            p.concurrent_rs = true;
+            p.gemm_cus = Some(cfg.gpu.cus - cfg.t3.sw_overlap_cus);
+            p
+        }
     };
-    simulate(trace, cfg, plan).map(Some)
+    simulate(trace, &cfg, plan).map(Some)
 }
 
 /// Replays `modes` (with the isolated baselines) and builds the report.

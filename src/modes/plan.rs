@@ -28,6 +28,19 @@ pub struct Plan {
     /// Longest run of same-row bursts sent as one memory request (1 = every
     /// burst its own request).
     pub max_run: u32,
+    /// Staged, staggered tile order: device `i` computes chunk `(i+s) mod n`
+    /// in stage `s` (T3 and software overlap); otherwise row-major.
+    pub staged: bool,
+    /// Track & trigger: stage-1 stores go to the peer, later stages' stores
+    /// are near-memory updates counted by the tracker, which triggers DMA.
+    pub t3: bool,
+    /// The reduce-scatter kernel runs alongside the GEMM, sending each
+    /// slice once its tiles are stored (software fine-grained overlap).
+    pub concurrent_rs: bool,
+    /// CUs the GEMM may use (`None`: all).
+    pub gemm_cus: Option<u32>,
+    /// Derive t3-mca's threshold from the first stage's memory intensity.
+    pub derive_mca: bool,
 }
 
 impl Plan {
@@ -39,6 +52,11 @@ impl Plan {
             rs_window: 4,
             mca_threshold: None,
             max_run: 4,
+            staged: false,
+            t3: false,
+            concurrent_rs: false,
+            gemm_cus: None,
+            derive_mca: false,
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::gpu::l2::L2;
 use crate::mem::{MemStats, MemorySystem, Op as MemOp, Request, Stream};
 use crate::net::link::{Link, LinkError};
 use crate::net::topology::{Dir, Ring};
+use crate::t3::tracker::{Tracker, TrackerIn};
 use crate::trace::Trace;
 use std::collections::HashMap;
 
@@ -44,6 +45,10 @@ enum Then {
     FinalRead { slice: u32 },
     /// The reduced final slice is written.
     FinalWrite { slice: u32 },
+    /// Every update to a tracked tile (local and remote) is performed.
+    TileUpdates { tile: u64 },
+    /// The DMA engine read a triggered tile.
+    DmaRead { tile: u64 },
 }
 
 #[derive(Debug)]
@@ -64,11 +69,19 @@ enum Ev {
     SendRetry { dev: u32 },
 }
 
+/// What a transfer carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    /// A reduce-scatter slice of a step.
+    Slice { step: u32, slice: u32 },
+    /// A T3 output tile (remote-mapped stores or a triggered DMA).
+    Tile { tile: u64 },
+}
+
 #[derive(Debug)]
 struct Packet {
     dst: u32,
-    step: u32,
-    slice: u32,
+    unit: Unit,
     /// Byte offset within the slice.
     offset: u64,
     bytes: u32,
@@ -85,11 +98,10 @@ struct Slot {
     busy: bool,
 }
 
-/// A slice being transmitted, packet by packet.
+/// A unit being transmitted, packet by packet.
 #[derive(Debug)]
 struct Tx {
-    step: u32,
-    slice: u32,
+    unit: Unit,
     sent: u64,
     bytes: u64,
     vals: Vec<u64>,
@@ -109,7 +121,38 @@ struct RsDev {
     reading: u32,
     tx: std::collections::VecDeque<Tx>,
     finals: u32,
+    /// Final slices whose reduction has started (guards double starts).
+    final_started: Vec<bool>,
     retry_at: Option<Ps>,
+}
+
+/// Updates that found the tracker full, waiting for an entry.
+#[derive(Debug)]
+struct Pending {
+    tile: u64,
+    offset: u64,
+    bytes: u64,
+    stream: Stream,
+    value: Option<u64>,
+}
+
+/// Track & trigger state of one device.
+#[derive(Debug, Default)]
+struct T3Dev {
+    tracker: Option<Tracker>,
+    /// The op counting a tracked tile's updates, until the tracker fires.
+    tile_op: HashMap<u64, u32>,
+    wait: Vec<Pending>,
+    stall_since: Option<Ps>,
+    stall_ps: Ps,
+    peak_occupancy: u32,
+    dma_queue: std::collections::VecDeque<u64>,
+    dma_active: u32,
+    finals: u64,
+    end: Option<Ps>,
+    first_send: Option<Ps>,
+    stage1_left: u64,
+    mca_threshold: Option<u32>,
 }
 
 /// Per-device results of one simulated run.
@@ -128,6 +171,11 @@ pub struct DevResult {
     pub link_bytes_out: u64,
     pub link_busy_ps: Ps,
     pub compute_busy_ps: Ps,
+    /// Time updates waited for a free tracker entry.
+    pub tracker_stall_ps: Ps,
+    pub tracker_peak_occupancy: u32,
+    /// The t3-mca threshold this device derived, if any.
+    pub mca_threshold: Option<u32>,
 }
 
 /// Everything a run produced.
@@ -158,6 +206,9 @@ struct Dev {
     gemm_start: Ps,
     gemm_end: Option<Ps>,
     rs: RsDev,
+    t3: T3Dev,
+    /// Stored tiles per (chunk, slice), for a concurrent reduce-scatter.
+    slice_stored: Vec<u32>,
     acc: Vec<u64>,
     l2_hits: u64,
     l2_misses: u64,
@@ -210,7 +261,8 @@ impl<'a> Sim<'a> {
         l2cfg.l2_ways = l2cfg
             .l2_ways
             .min((cfg.gpu.l2_bytes / g.block_bytes).max(1) as u32);
-        let slots = (cfg.gpu.cus * cfg.gpu.wgs_per_cu) as usize;
+        let cus = plan.gemm_cus.unwrap_or(cfg.gpu.cus).max(1);
+        let slots = (cus * cfg.gpu.wgs_per_cu) as usize;
         let tile_bytes = g.tile_span(0).1.max(1);
         let chunk_tiles = g.chunk_tiles(0).end;
         let tiles_per_slice = (plan.rs_slice_bytes / tile_bytes).clamp(1, chunk_tiles);
@@ -230,10 +282,33 @@ impl<'a> Sim<'a> {
             }
             let dram_mhz = (1_000_000 / cfg.mem.timing.tck_ps) as f64 * o.mem_bw_scale;
             let gpu_mhz = cfg.gpu.clock_mhz as f64 * o.compute_scale;
-            let order: Vec<u64> = if plan.gemm {
-                (0..g.tiles()).collect()
-            } else {
+            let order: Vec<u64> = if !plan.gemm {
                 Vec::new()
+            } else if plan.staged {
+                (1..=n)
+                    .flat_map(|s| g.raster(g.chunk_rows(((d + s) % n) as u64)))
+                    .collect()
+            } else {
+                g.raster(0..g.tile_rows)
+            };
+            let tracker = if plan.t3 {
+                let t = &cfg.t3;
+                Some(
+                    Tracker::new(
+                        t.tracker_entries,
+                        t.tracker_tag_bits,
+                        t.tracker_counter_bits,
+                    )
+                    .map_err(|e| {
+                        crate::error::InputError::new(
+                            crate::error::Location::file(cfg.name.clone()),
+                            "t3",
+                            e.to_string(),
+                        )
+                    })?,
+                )
+            } else {
+                None
             };
             let acc = if plan.gemm {
                 vec![0; g.tiles() as usize]
@@ -253,16 +328,23 @@ impl<'a> Sim<'a> {
                 order,
                 next_tile: 0,
                 slots: vec![Slot::default(); slots],
-                cu_free: vec![0; cfg.gpu.cus as usize],
+                cu_free: vec![0; cus as usize],
                 compute_busy: 0,
                 tiles_stored: 0,
                 gemm_start: 0,
                 gemm_end: if plan.gemm { None } else { Some(0) },
                 rs: RsDev {
                     arrived: vec![vec![false; slices as usize]; n as usize],
+                    final_started: vec![false; slices as usize],
                     cursor: (1, 0),
                     ..Default::default()
                 },
+                t3: T3Dev {
+                    tracker,
+                    stage1_left: g.chunk_tiles(0).end,
+                    ..Default::default()
+                },
+                slice_stored: vec![0; (n * slices) as usize],
                 acc,
                 l2_hits: 0,
                 l2_misses: 0,
@@ -299,6 +381,9 @@ impl<'a> Sim<'a> {
                 }
                 if self.devs[d as usize].order.is_empty() {
                     self.gemm_finished(d);
+                }
+                if self.plan.concurrent_rs {
+                    self.start_rs(d);
                 }
             } else if self.plan.rs.is_some() {
                 self.start_rs(d);
@@ -440,6 +525,20 @@ impl<'a> Sim<'a> {
                 let op = self.new_op(d, Then::FinalWrite { slice });
                 self.issue(d, op, addr, bytes, MemOp::Write, Stream::RsWrite);
             }
+            Then::TileUpdates { tile } => self.tile_complete(d, tile),
+            Then::DmaRead { tile } => {
+                self.devs[d as usize].t3.dma_active -= 1;
+                let bytes = self.g.tile_span(tile).1;
+                let v = self.devs[d as usize].acc[tile as usize];
+                self.devs[d as usize].rs.tx.push_back(Tx {
+                    unit: Unit::Tile { tile },
+                    sent: 0,
+                    bytes,
+                    vals: vec![v],
+                });
+                self.pump_tx(d);
+                self.pump_dma(d);
+            }
             Then::FinalWrite { slice } => {
                 let step = self.n - 1;
                 let vals = self.devs[d as usize]
@@ -554,15 +653,42 @@ impl<'a> Sim<'a> {
         if k + 1 == self.g.k_steps {
             let tile = self.devs[d as usize].slots[slot as usize].tile;
             let (off, bytes) = self.g.tile_span(tile);
-            let op = self.new_op(d, Then::Store { tile });
-            self.issue(
-                d,
-                op,
-                self.g.c_base + off,
-                bytes,
-                MemOp::Write,
-                Stream::GemmWrite,
-            );
+            if self.plan.t3 {
+                if self.stage_of(d, tile) == 1 {
+                    // remote_map: the stores travel to the peer as updates.
+                    let v = signature(d, tile);
+                    self.devs[d as usize].rs.tx.push_back(Tx {
+                        unit: Unit::Tile { tile },
+                        sent: 0,
+                        bytes,
+                        vals: vec![v],
+                    });
+                    self.pump_tx(d);
+                    self.stage1_tile_done(d);
+                } else {
+                    self.t3_submit(
+                        d,
+                        Pending {
+                            tile,
+                            offset: 0,
+                            bytes,
+                            stream: Stream::GemmWrite,
+                            value: Some(signature(d, tile)),
+                        },
+                    );
+                    self.count_stored(d);
+                }
+            } else {
+                let op = self.new_op(d, Then::Store { tile });
+                self.issue(
+                    d,
+                    op,
+                    self.g.c_base + off,
+                    bytes,
+                    MemOp::Write,
+                    Stream::GemmWrite,
+                );
+            }
             self.start_tile(d, slot);
         }
     }
@@ -570,9 +696,192 @@ impl<'a> Sim<'a> {
     fn tile_stored(&mut self, d: u32, tile: u64) {
         let dev = &mut self.devs[d as usize];
         dev.acc[tile as usize] = dev.acc[tile as usize].wrapping_add(signature(d, tile));
+        if self.plan.concurrent_rs {
+            let per_chunk = self.g.chunk_tiles(0).end;
+            let chunk = (tile / per_chunk) as u32;
+            let slice = ((tile % per_chunk) / self.tiles_per_slice) as u32;
+            let i = (chunk * self.slices + slice) as usize;
+            self.devs[d as usize].slice_stored[i] += 1;
+            if self.slice_is_stored(d, chunk, slice) {
+                self.pump_sends(d);
+                if chunk == d
+                    && self.devs[d as usize].rs.arrived[self.n as usize - 1][slice as usize]
+                {
+                    self.final_slice(d, slice);
+                }
+            }
+        }
+        self.count_stored(d);
+    }
+
+    fn slice_is_stored(&self, d: u32, chunk: u32, slice: u32) -> bool {
+        let want = self.slice_tiles(chunk, slice);
+        self.devs[d as usize].slice_stored[(chunk * self.slices + slice) as usize] as u64
+            == want.end - want.start
+    }
+
+    /// One more of the GEMM's tiles has its stores posted.
+    fn count_stored(&mut self, d: u32) {
+        let dev = &mut self.devs[d as usize];
         dev.tiles_stored += 1;
         if dev.tiles_stored == dev.order.len() as u64 {
             self.gemm_finished(d);
+        }
+    }
+
+    // ----- T3: track & trigger -----
+
+    /// The stage (1..=n) in which device `d` computes `tile`'s chunk.
+    fn stage_of(&self, d: u32, tile: u64) -> u32 {
+        let chunk = (tile / self.g.chunk_tiles(0).end) as u32;
+        match (chunk + self.n - d) % self.n {
+            0 => self.n,
+            s => s,
+        }
+    }
+
+    fn stage1_tile_done(&mut self, d: u32) {
+        self.count_stored(d);
+        let t3 = &mut self.devs[d as usize].t3;
+        t3.stage1_left -= 1;
+        if t3.stage1_left == 0 && self.plan.derive_mca {
+            // The first stage runs before this device's own communication
+            // reaches its memory in earnest: its mean compute occupancy per
+            // channel is the GEMM's memory intensity. Communication may
+            // issue while the queues hold no more than that.
+            let dev = &mut self.devs[d as usize];
+            let cyc = dev.mclk.cycle_at(self.now).max(1);
+            let (compute, _) = dev.mem.occupancy_cycles(cyc);
+            let per_channel = compute as f64 / cyc as f64 / dev.mem.channels() as f64;
+            let k = &self.cfg.mem.controller;
+            let cap = k.read_queue + k.write_queue;
+            let th = ((per_channel.ceil() as u32) + 1).clamp(1, cap);
+            dev.mem.set_mca_threshold(th);
+            dev.t3.mca_threshold = Some(th);
+        }
+    }
+
+    /// Counts updates to a tracked tile and sends them to memory; what the
+    /// tracker cannot take (table full, new tile) waits for a free entry.
+    fn t3_submit(&mut self, d: u32, p: Pending) {
+        if let Some(left) = self.t3_try(d, p) {
+            let t3 = &mut self.devs[d as usize].t3;
+            t3.wait.push(left);
+            t3.stall_since.get_or_insert(self.now);
+        }
+    }
+
+    /// Tries to place `p`; returns what is left when the tracker is full.
+    fn t3_try(&mut self, d: u32, p: Pending) -> Option<Pending> {
+        let lines = p.bytes / LINE;
+        let expected = 2 * (self.g.tile_span(p.tile).1 / LINE) as u32;
+        let mut accepted = 0;
+        let mut fired = false;
+        {
+            let t3 = &mut self.devs[d as usize].t3;
+            let tr = t3.tracker.as_mut().expect("t3 plans build a tracker");
+            while accepted < lines {
+                let out = tr.step(TrackerIn::update(p.tile as u32, expected));
+                if !out.accept {
+                    break;
+                }
+                accepted += 1;
+                t3.peak_occupancy = t3.peak_occupancy.max(out.occupancy);
+                fired |= out.fire.is_some();
+            }
+        }
+        if accepted > 0 {
+            let op = match self.devs[d as usize].t3.tile_op.get(&p.tile) {
+                Some(&op) => op,
+                None => {
+                    let op = self.new_op(d, Then::TileUpdates { tile: p.tile });
+                    // Held until the tracker fires: the tile is complete
+                    // only when every expected update has been counted.
+                    self.devs[d as usize].ops[op as usize].remaining += 1;
+                    self.devs[d as usize].t3.tile_op.insert(p.tile, op);
+                    op
+                }
+            };
+            let addr = self.g.c_base + self.g.tile_span(p.tile).0 + p.offset;
+            self.issue(d, op, addr, accepted * LINE, MemOp::Update, p.stream);
+            if fired {
+                self.devs[d as usize].t3.tile_op.remove(&p.tile);
+                self.devs[d as usize].ops[op as usize].remaining -= 1;
+            }
+        }
+        if accepted < lines {
+            return Some(Pending {
+                offset: p.offset + accepted * LINE,
+                bytes: p.bytes - accepted * LINE,
+                ..p
+            });
+        }
+        if let Some(v) = p.value {
+            let a = &mut self.devs[d as usize].acc[p.tile as usize];
+            *a = a.wrapping_add(v);
+        }
+        if fired {
+            self.t3_retry(d);
+        }
+        None
+    }
+
+    /// A tracker entry freed: every waiting update tries again.
+    fn t3_retry(&mut self, d: u32) {
+        let waiting = std::mem::take(&mut self.devs[d as usize].t3.wait);
+        if waiting.is_empty() {
+            return;
+        }
+        let mut left = Vec::new();
+        for p in waiting {
+            if let Some(l) = self.t3_try(d, p) {
+                left.push(l);
+            }
+        }
+        let t3 = &mut self.devs[d as usize].t3;
+        t3.wait.extend(left);
+        if t3.wait.is_empty()
+            && let Some(s) = t3.stall_since.take()
+        {
+            t3.stall_ps += self.now - s;
+        }
+    }
+
+    /// All updates of a tracked tile are performed: trigger its DMA, or
+    /// count it final when it is the device's own chunk.
+    fn tile_complete(&mut self, d: u32, tile: u64) {
+        if self.stage_of(d, tile) == self.n {
+            let t3 = &mut self.devs[d as usize].t3;
+            t3.finals += 1;
+            if t3.finals == self.g.chunk_tiles(0).end {
+                t3.end = Some(self.now);
+            }
+        } else {
+            self.devs[d as usize].t3.dma_queue.push_back(tile);
+            self.pump_dma(d);
+        }
+    }
+
+    fn pump_dma(&mut self, d: u32) {
+        loop {
+            let t3 = &mut self.devs[d as usize].t3;
+            if t3.dma_active >= self.cfg.t3.dma_engines {
+                return;
+            }
+            let Some(tile) = t3.dma_queue.pop_front() else {
+                return;
+            };
+            t3.dma_active += 1;
+            let (off, bytes) = self.g.tile_span(tile);
+            let op = self.new_op(d, Then::DmaRead { tile });
+            self.issue(
+                d,
+                op,
+                self.g.c_base + off,
+                bytes,
+                MemOp::Read,
+                Stream::DmaRead,
+            );
         }
     }
 
@@ -658,6 +967,10 @@ impl<'a> Sim<'a> {
             if step >= 2 && !rs.arrived[step as usize - 1][slice as usize] {
                 return;
             }
+            if self.plan.concurrent_rs && !self.slice_is_stored(d, self.send_chunk(d, step), slice)
+            {
+                return;
+            }
             let rs = &mut self.devs[d as usize].rs;
             rs.cursor = if slice + 1 < self.slices {
                 (step, slice + 1)
@@ -694,8 +1007,7 @@ impl<'a> Sim<'a> {
         let rs = &mut self.devs[d as usize].rs;
         rs.reading -= 1;
         rs.tx.push_back(Tx {
-            step,
-            slice,
+            unit: Unit::Slice { step, slice },
             sent: 0,
             bytes,
             vals,
@@ -724,16 +1036,16 @@ impl<'a> Sim<'a> {
                     } else {
                         None
                     };
-                    let (step, slice) = (tx.step, tx.slice);
+                    let unit = tx.unit;
                     if last {
                         self.devs[d as usize].rs.tx.pop_front();
                     }
+                    self.devs[d as usize].t3.first_send.get_or_insert(self.now);
                     self.q.push(
                         del.arrival,
                         Ev::Packet(Box::new(Packet {
                             dst,
-                            step,
-                            slice,
+                            unit,
                             offset,
                             bytes,
                             vals,
@@ -759,19 +1071,31 @@ impl<'a> Sim<'a> {
         let d = p.dst;
         let link = self.ring.link(self.ring.next(d), Dir::Prev);
         let _ = self.links[link].return_credit(self.now);
+        let (step, slice) = match p.unit {
+            Unit::Slice { step, slice } => (step, slice),
+            Unit::Tile { tile } => {
+                // Remote stores and DMA'd tiles land as near-memory updates,
+                // counted by this device's tracker.
+                self.t3_submit(
+                    d,
+                    Pending {
+                        tile,
+                        offset: p.offset,
+                        bytes: p.bytes as u64,
+                        stream: Stream::NmcUpdate,
+                        value: p.vals.map(|v| v[0]),
+                    },
+                );
+                return;
+            }
+        };
         // Device d receives, at `step`, the chunk its neighbour sends.
-        let chunk = self.send_chunk(self.ring.next(d), p.step);
-        let key = (p.step, p.slice);
+        let chunk = self.send_chunk(self.ring.next(d), step);
+        let key = (step, slice);
         let op = match self.devs[d as usize].rs.recv_op.get(&key) {
             Some(&op) => op,
             None => {
-                let op = self.new_op(
-                    d,
-                    Then::Recv {
-                        step: p.step,
-                        slice: p.slice,
-                    },
-                );
+                let op = self.new_op(d, Then::Recv { step, slice });
                 // A token held until the slice's last packet is in, so the
                 // op cannot finish between packets.
                 self.devs[d as usize].ops[op as usize].remaining += 1;
@@ -785,7 +1109,7 @@ impl<'a> Sim<'a> {
         }
         match self.plan.rs {
             Some(RsKind::Nmc) => {
-                let (a, _) = self.own_slice(d, chunk, p.slice);
+                let (a, _) = self.own_slice(d, chunk, slice);
                 self.issue(
                     d,
                     op,
@@ -796,7 +1120,7 @@ impl<'a> Sim<'a> {
                 );
             }
             _ => {
-                let (a, _) = self.recv_slice(chunk, p.step, p.slice);
+                let (a, _) = self.recv_slice(chunk, step, slice);
                 self.issue(
                     d,
                     op,
@@ -837,6 +1161,12 @@ impl<'a> Sim<'a> {
     }
 
     fn final_slice(&mut self, d: u32, slice: u32) {
+        if self.devs[d as usize].rs.final_started[slice as usize]
+            || (self.plan.concurrent_rs && !self.slice_is_stored(d, d, slice))
+        {
+            return;
+        }
+        self.devs[d as usize].rs.final_started[slice as usize] = true;
         match self.plan.rs {
             Some(RsKind::Nmc) => self.final_done(d),
             _ => {
@@ -883,6 +1213,22 @@ impl<'a> Sim<'a> {
                 ));
             }
         }
+        for dev in &self.devs {
+            if self.plan.t3 && dev.t3.end.is_none() {
+                stuck.push(format!(
+                    "device {}: T3 completed {}/{} own-chunk tiles; tracker holds {} entries, {} updates wait for an entry, {} tiles queued for DMA, {} DMA reads in flight, {} transfers queued on the link, memory: {}",
+                    dev.id,
+                    dev.t3.finals,
+                    self.g.chunk_tiles(0).end,
+                    dev.t3.tracker.as_ref().map_or(0, |t| t.occupancy()),
+                    dev.t3.wait.len(),
+                    dev.t3.dma_queue.len(),
+                    dev.t3.dma_active,
+                    dev.rs.tx.len(),
+                    dev.mem.describe().join("; ")
+                ));
+            }
+        }
         if !stuck.is_empty() {
             return Err(Error::Deadlock(format!(
                 "no event left at t = {} ns but work remains:\n{}",
@@ -892,7 +1238,7 @@ impl<'a> Sim<'a> {
         }
         // Functional check: each device's own chunk holds every device's
         // contribution.
-        if self.plan.rs.is_some() {
+        if self.plan.rs.is_some() || self.plan.t3 {
             for d in 0..self.n {
                 for t in self.g.chunk_tiles(d as u64) {
                     let want = (0..self.n).fold(0u64, |s, e| s.wrapping_add(signature(e, t)));
@@ -912,11 +1258,20 @@ impl<'a> Sim<'a> {
             let link = &self.links[self.ring.link(i as u32, Dir::Prev)];
             devices.push(DevResult {
                 device: dev.id,
-                end_ps: dev.rs.end.unwrap_or(0).max(dev.gemm_end.unwrap_or(0)),
+                end_ps: dev
+                    .rs
+                    .end
+                    .or(dev.t3.end)
+                    .unwrap_or(0)
+                    .max(dev.gemm_end.unwrap_or(0)),
                 gemm_start_ps: dev.gemm_start,
                 gemm_end_ps: if self.plan.gemm { dev.gemm_end } else { None },
-                rs_start_ps: dev.rs.started.then_some(dev.rs.start),
-                rs_end_ps: dev.rs.end,
+                rs_start_ps: if self.plan.t3 {
+                    dev.t3.first_send
+                } else {
+                    dev.rs.started.then_some(dev.rs.start)
+                },
+                rs_end_ps: dev.rs.end.or(dev.t3.end),
                 mem: dev.mem.finish(end),
                 mem_tck_ps: dev.mclk.time_of(1),
                 l2_hits: dev.l2_hits,
@@ -924,6 +1279,9 @@ impl<'a> Sim<'a> {
                 link_bytes_out: link.stats().bytes,
                 link_busy_ps: link.busy_ps(),
                 compute_busy_ps: dev.compute_busy,
+                tracker_stall_ps: dev.t3.stall_ps,
+                tracker_peak_occupancy: dev.t3.peak_occupancy,
+                mca_threshold: dev.t3.mca_threshold,
             });
         }
         Ok(SimResult {

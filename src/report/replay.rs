@@ -80,6 +80,11 @@ pub struct DeviceReport {
     pub link_bytes_out: u64,
     pub link_utilisation: f64,
     pub compute_utilisation: f64,
+    /// Time updates waited for a free tracker entry (back-pressure).
+    pub tracker_backpressure_ns: f64,
+    pub tracker_peak_occupancy: u32,
+    /// t3-mca threshold derived from the first stage (t3-mca only).
+    pub mca_threshold: Option<u32>,
 }
 
 fn ns(ps: u64) -> f64 {
@@ -153,6 +158,9 @@ fn device_report(
         } else {
             0.0
         },
+        tracker_backpressure_ns: ns(d.tracker_stall_ps),
+        tracker_peak_occupancy: d.tracker_peak_occupancy,
+        mca_threshold: d.mca_threshold,
     }
 }
 
@@ -180,6 +188,8 @@ fn total_of(devs: &[DeviceReport]) -> DeviceReport {
         t.queue_occupancy_comm += d.queue_occupancy_comm;
         t.link_utilisation += d.link_utilisation;
         t.compute_utilisation += d.compute_utilisation;
+        t.tracker_backpressure_ns += d.tracker_backpressure_ns;
+        t.tracker_peak_occupancy = t.tracker_peak_occupancy.max(d.tracker_peak_occupancy);
         for (k, v) in &d.queue_delay_ns_by_stream {
             *t.queue_delay_ns_by_stream.entry(k.clone()).or_default() += v;
         }
