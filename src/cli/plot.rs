@@ -25,10 +25,14 @@ pub enum PlotCommand {
     /// over two.
     #[command(after_help = SWEEP_EXAMPLES)]
     Sweep(SweepArgs),
+    /// Speedup bars and DRAM traffic from replay reports (`report.json`).
+    #[command(after_help = super::report_plots::EXAMPLES)]
+    Report(super::report_plots::ReportArgs),
 }
 
 pub const EXAMPLES: &str = "Examples:
   t3sim plot sweep results.csv --x link.bw_gbps_per_dir --series mode --out bw
+  t3sim plot report out/tnlg-fc2/report.json --out out/tnlg-fc2
 
 Every plot writes STEM.png and STEM.svg; the same input gives the same bytes.";
 
@@ -97,6 +101,7 @@ pub struct SweepArgs {
 pub fn run(cmd: PlotCommand, ui: &Ui) -> anyhow::Result<()> {
     match cmd {
         PlotCommand::Sweep(a) => sweep(a, ui),
+        PlotCommand::Report(a) => super::report_plots::run(a, ui),
     }
 }
 
