@@ -19,6 +19,9 @@ use t3sim::report::SweepTable;
 use t3sim::report::plot::{HeatmapOptions, SweepLineOptions, sweep_heatmap, sweep_line};
 
 /// Plots, one subcommand per kind of input.
+// Parsed once per process; boxing the big variant would only complicate
+// the clap derive.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum PlotCommand {
     /// A metric from a sweep CSV: lines against one parameter, or a heatmap

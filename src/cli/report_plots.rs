@@ -46,29 +46,43 @@ pub fn run(a: ReportArgs, ui: &Ui) -> anyhow::Result<()> {
 pub fn load(path: &Path) -> anyhow::Result<ReplayReport> {
     let file = path.display().to_string();
     let text = t3sim::error::read_text(path)?;
+    let not_report = |line: usize, col: usize, field: String, msg: String| -> anyhow::Error {
+        t3sim::Error::from(InputError::new(
+            Location::at(&file, line.max(1), col.max(1)),
+            field,
+            format!("not a t3sim replay report ({SCHEMA}): {msg}"),
+        ))
+        .into()
+    };
+    // The version first, so a report of another version says so instead
+    // of naming the first field that moved.
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| not_report(e.line(), e.column(), String::new(), e.to_string()))?;
+    match value.get("schema").and_then(|s| s.as_str()) {
+        Some(SCHEMA) => {}
+        Some(other) => {
+            return Err(t3sim::Error::from(InputError::new(
+                Location::of_key(&file, &text, "schema"),
+                "schema",
+                format!("report schema `{other}` is not the `{SCHEMA}` this build reads"),
+            ))
+            .into());
+        }
+        None => {
+            return Err(not_report(
+                1,
+                1,
+                "schema".into(),
+                "no `schema` string".into(),
+            ));
+        }
+    }
     let de = &mut serde_json::Deserializer::from_str(&text);
-    let report: ReplayReport = serde_path_to_error::deserialize(de).map_err(|e| {
+    serde_path_to_error::deserialize(de).map_err(|e| {
         let field = e.path().to_string();
         let inner = e.into_inner();
-        let field = if field == "." { String::new() } else { field };
-        t3sim::Error::from(InputError::new(
-            Location::at(&file, inner.line().max(1), inner.column().max(1)),
-            field,
-            format!("not a t3sim replay report ({SCHEMA}): {inner}"),
-        ))
-    })?;
-    if report.schema != SCHEMA {
-        return Err(t3sim::Error::from(InputError::new(
-            Location::of_key(&file, &text, "schema"),
-            "schema",
-            format!(
-                "report schema `{}` is not the `{SCHEMA}` this build reads",
-                report.schema
-            ),
-        ))
-        .into());
-    }
-    Ok(report)
+        not_report(inner.line(), inner.column(), field, inner.to_string())
+    })
 }
 
 /// Draws the plots of `reports` (source file, report) into `dir` and returns

@@ -106,7 +106,12 @@ fn run_spec(
     let t0 = std::time::Instant::now();
     let o = sweep::run(&spec, replay_runner::run_point, &opts)?;
     let what = match shard {
-        Some(s) => format!("shard {s} of {}: {} of {} points", spec.file, o.points, spec.len()),
+        Some(s) => format!(
+            "shard {s} of {}: {} of {} points",
+            spec.file,
+            o.points,
+            spec.len()
+        ),
         None => format!("{}: {} points", spec.file, o.points),
     };
     let resumed = if o.resumed > 0 {
