@@ -12,6 +12,8 @@ mod plot;
 mod presets;
 pub mod progress;
 mod replay;
+mod report_plots;
+mod sweep;
 mod trace_check;
 mod trace_gen;
 mod trace_import;
@@ -35,6 +37,7 @@ const EXAMPLES: &str = "Examples:
   t3sim trace check traces/*.json
   t3sim presets --show t3-asplos24 --set link.bw_gbps_per_dir=150
   t3sim mem stream.trace --format dramsim3 --preset hbm2-stack
+  t3sim sweep examples/sweeps/link-hbm-tracker.toml --out results.csv
 
 Docs: docs/cli.md (every command), docs/config.md (every config field).";
 
@@ -58,6 +61,9 @@ pub enum Command {
     /// Draw plots (PNG and SVG) from result files.
     #[command(subcommand, after_help = plot::EXAMPLES)]
     Plot(plot::PlotCommand),
+    /// Run a parameter sweep (or one shard of it) as a CSV; merge shards.
+    #[command(after_help = sweep::EXAMPLES)]
+    Sweep(sweep::SweepArgs),
 }
 
 const TRACE_EXAMPLES: &str = "Examples:
@@ -101,6 +107,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Presets(a) => presets::run(a, &ui),
         Command::Config(ConfigCommand::Check(a)) => config::run(a, &ui),
         Command::Plot(p) => plot::run(p, &ui),
+        Command::Sweep(a) => sweep::run(a, &ui),
     }
 }
 

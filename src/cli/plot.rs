@@ -19,16 +19,23 @@ use t3sim::report::SweepTable;
 use t3sim::report::plot::{HeatmapOptions, SweepLineOptions, sweep_heatmap, sweep_line};
 
 /// Plots, one subcommand per kind of input.
+// Parsed once per process; boxing the big variant would only complicate
+// the clap derive.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum PlotCommand {
     /// A metric from a sweep CSV: lines against one parameter, or a heatmap
     /// over two.
     #[command(after_help = SWEEP_EXAMPLES)]
     Sweep(SweepArgs),
+    /// Speedup bars and DRAM traffic from replay reports (`report.json`).
+    #[command(after_help = super::report_plots::EXAMPLES)]
+    Report(super::report_plots::ReportArgs),
 }
 
 pub const EXAMPLES: &str = "Examples:
   t3sim plot sweep results.csv --x link.bw_gbps_per_dir --series mode --out bw
+  t3sim plot report out/tnlg-fc2/report.json --out out/tnlg-fc2
 
 Every plot writes STEM.png and STEM.svg; the same input gives the same bytes.";
 
@@ -97,6 +104,7 @@ pub struct SweepArgs {
 pub fn run(cmd: PlotCommand, ui: &Ui) -> anyhow::Result<()> {
     match cmd {
         PlotCommand::Sweep(a) => sweep(a, ui),
+        PlotCommand::Report(a) => super::report_plots::run(a, ui),
     }
 }
 

@@ -6,6 +6,7 @@ use t3sim::modes::{self, Mode};
 
 pub const EXAMPLES: &str = "Examples:
   t3sim replay traces/tnlg-tp8-fc2.json --out out/tnlg-fc2
+  t3sim replay traces/tnlg-tp8-fc2.json --out out/tnlg-fc2 --plots
   t3sim replay traces/mega-gpt2-tp8-op.json --modes sequential,rs-nmc --json
   t3sim replay my.json --config my.toml --set link.bw_gbps_per_dir=150";
 
@@ -31,6 +32,9 @@ pub struct ReplayArgs {
     /// Print the whole report as JSON on stdout instead of the summary.
     #[arg(long)]
     pub json: bool,
+    /// Also draw speedup.png/svg and traffic.png/svg into --out.
+    #[arg(long, requires = "out")]
+    pub plots: bool,
 }
 
 pub fn run(a: ReplayArgs, ui: &Ui) -> anyhow::Result<()> {
@@ -51,6 +55,11 @@ pub fn run(a: ReplayArgs, ui: &Ui) -> anyhow::Result<()> {
         std::fs::write(&p, &text)
             .map_err(|e| t3sim::Error::io(format!("cannot write {}", p.display()), e))?;
         ui.note(format!("wrote {}", p.display()));
+        if a.plots {
+            let src = a.trace.display().to_string();
+            let written = super::report_plots::write(&[(&src, &report)], dir, ui)?;
+            super::plot::write_note(ui, &written);
+        }
     }
     if a.json {
         super::progress::stdout(&format!("{text}\n"))?;

@@ -25,6 +25,7 @@
 //! error, never silently overwritten.
 
 pub mod partial;
+pub mod replay_runner;
 pub mod spec;
 pub mod value;
 
