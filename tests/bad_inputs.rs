@@ -161,7 +161,7 @@ const CONFIGS: &[(&str, usize, &str, &str)] = &[
         "mapping-missing-field.toml",
         15,
         "mem.mapping",
-        "must name each of Ro, Ba, Bg, Co, Ch once",
+        "must name each of Ro, Ba, Bg, Co, Ch",
     ),
     (
         "mapping-duplicate-field.toml",

@@ -170,7 +170,7 @@ mod tests {
     #[test]
     fn streaming_lines_walk_channels_then_bank_groups_then_columns() {
         let c = HwConfig::preset("hbm2-stack").unwrap();
-        let m = AddressMap::parse(&c.mem.mapping, &c.mem).unwrap();
+        let m = AddressMap::parse("RoBaCoBgCh", &c.mem).unwrap();
         let a: Vec<DramAddr> = (0..16).map(|i| m.decode(i * 64).unwrap()).collect();
         assert_eq!(a[0].channel, 0);
         assert_eq!(a[7].channel, 7);

@@ -290,7 +290,11 @@ pub fn build(
                 (gemm_alone_ns.max(rs_alone_ns), devs)
             }
         };
-        let total = total_of(&devices);
+        let mut total = total_of(&devices);
+        if let Some(seq) = &seq_devs {
+            let seq_bytes: u64 = seq.iter().map(|d| d.dram_bytes).sum();
+            total.dram_bytes_vs_sequential = total.dram_bytes as f64 / seq_bytes.max(1) as f64;
+        }
         let t_seq = t_seq.unwrap_or(time_ns);
         let shorter = gemm_alone_ns.min(rs_alone_ns);
         let overlap = if shorter > 0.0 {

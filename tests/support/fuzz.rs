@@ -634,7 +634,7 @@ pub fn run_mem_case(cfg: &HwConfig, reqs: &[Req], strict_order: bool) -> Result<
                             mem.describe().join("; ")
                         ));
                     }
-                    let freed = mem.drain_until_accepts(channel, r.op).ok_or_else(|| {
+                    let freed = mem.drain_until_accepts(channel, &req).ok_or_else(|| {
                         format!(
                             "deadlock: channel {channel} full and idle: {}",
                             mem.describe().join("; ")
@@ -807,7 +807,7 @@ pub fn run_mem_case(cfg: &HwConfig, reqs: &[Req], strict_order: bool) -> Result<
                 Ok(()) => break,
                 Err(Reject::QueueFull { channel }) => {
                     let f = mem
-                        .drain_until_accepts(channel, Op::Read)
+                        .drain_until_accepts(channel, &req)
                         .ok_or("deadlock on read-back")?;
                     now = now.max(f + 1);
                 }
