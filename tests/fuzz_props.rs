@@ -138,7 +138,6 @@ proptest! {
     /// Same-address writes and updates must take effect in arrival order
     /// whatever the arbitration.
     #[test]
-    #[ignore = "bug: compute-first and t3-mca reorder same-address writes/updates of different stream classes (controller.rs has no same-address ordering), so a read returns stale data"]
     fn ranked_arbitration_keeps_same_address_order(
         cfg_genes in genes(64),
         req_genes in genes(2000),

@@ -507,7 +507,18 @@ impl Channel {
         let of_class =
             |s: &(u16, u32)| class.is_none_or(|c| self.slab[s.0 as usize].stream.class() == c);
         let &(head, head_row) = list.iter().find(|s| of_class(s))?;
-        Some(if open == NO_ROW {
+        // Ranking the streams must not reorder accesses to one address: a
+        // request waits while an older one (of the other stream) to the
+        // same line is queued.
+        let blocked = |slot: u16| {
+            class.is_some() && {
+                let a = self.slab[slot as usize].addr;
+                list.iter()
+                    .take_while(|s| s.0 != slot)
+                    .any(|s| self.slab[s.0 as usize].addr == a)
+            }
+        };
+        let choice = if open == NO_ROW {
             (head, Cmd::Act)
         } else if head_row == open {
             (head, Cmd::Rd)
@@ -525,7 +536,11 @@ impl Channel {
             }
         } else {
             (head, Cmd::Pre)
-        })
+        };
+        if blocked(choice.0) {
+            return None;
+        }
+        Some(choice)
     }
 
     /// The bank-local part of a command's ready time.
@@ -585,6 +600,20 @@ impl Channel {
         })
     }
 
+    /// Whether a due refresh goes before `cmd` at `at`. A column command to
+    /// a row already open goes first (the refresh is postponed, as JEDEC
+    /// allows up to eight times), so a row opened for a request is used
+    /// before the refresh closes it: without this, timings where refresh
+    /// comes round faster than ACT + write recovery livelock.
+    #[inline]
+    fn refresh_first(&self, at: u64, cmd: Cmd) -> bool {
+        if !self.p.refresh || self.refresh_due > at {
+            return false;
+        }
+        let column = matches!(cmd, Cmd::Rd | Cmd::Wr | Cmd::Upd);
+        !column || at >= self.refresh_due + 8 * self.p.timing.refi
+    }
+
     /// Without stream arbitration the decision is the earliest offer, ties
     /// going to the scheduler's favourite: one pass, nothing stored.
     fn decide_unranked(&mut self, q: usize) -> Option<(u64, Choice)> {
@@ -610,7 +639,7 @@ impl Channel {
             }
         }
         let (at, k, slot, cmd) = best?;
-        if self.p.refresh && self.refresh_due <= at {
+        if self.refresh_first(at, cmd) {
             return Some(self.refresh_choice());
         }
         self.decision_key = k;
@@ -725,7 +754,10 @@ impl Channel {
         });
         self.scratch = offers;
         let choice = choice?;
-        if self.p.refresh && self.refresh_due <= at {
+        let Choice::Request { cmd, .. } = choice else {
+            unreachable!("requests only")
+        };
+        if self.refresh_first(at, cmd) {
             return Some(self.refresh_choice());
         }
         Some((at, choice))
@@ -894,6 +926,42 @@ impl Channel {
             bursts: e.bursts,
         });
         self.update_mode();
+    }
+
+    /// Jumps an idle channel's refreshes due well before `until` in one
+    /// step. With no request queued and every bank closed, each refresh
+    /// issues exactly when due (tRFC < tREFI), so the state after `k` of
+    /// them is known without issuing them one by one.
+    pub fn skip_idle_refreshes(&mut self, until: u64) {
+        let refi = self.p.timing.refi;
+        if !self.p.refresh || !self.is_idle() || self.floor > self.refresh_due {
+            return;
+        }
+        if self
+            .banks
+            .iter()
+            .any(|b| b.open_row != NO_ROW || b.next_act > self.refresh_due)
+        {
+            return;
+        }
+        let Some(span) = until.checked_sub(self.refresh_due) else {
+            return;
+        };
+        let k = (span / refi).saturating_sub(1);
+        if k == 0 {
+            return;
+        }
+        let last = self.refresh_due + (k - 1) * refi;
+        self.account_occupancy(last);
+        for b in &mut self.banks {
+            b.next_act = b.next_act.max(last + self.p.timing.rfc);
+        }
+        self.stats.refreshes += k;
+        self.stats.last_cycle = last;
+        self.refresh_due += k * refi;
+        self.floor = last + 1;
+        self.cache_valid = [[0; 3]; 2];
+        self.dirty = true;
     }
 
     /// The occupancy integrals (compute, comm) up to `now`.

@@ -23,6 +23,10 @@ use super::timing::Timing;
 use crate::config::MemConfig;
 use std::collections::HashMap;
 
+/// Commands a channel may issue without serving or taking a request
+/// before it is reported stuck (refreshes alone never need this many).
+const NO_PROGRESS_COMMANDS: u64 = 1_000_000;
+
 /// Why a request was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reject {
@@ -54,6 +58,8 @@ pub struct MemorySystem {
     data: DataStore,
     /// Last cycle a command was processed.
     now: u64,
+    /// Set when a channel stopped making progress (a deadlock report).
+    stalled: Option<String>,
     /// Per channel, per stream class: requests submitted while the queue
     /// could not take them, oldest first (the GPU-side queues in front of
     /// each controller).
@@ -106,6 +112,7 @@ impl MemorySystem {
             data: DataStore::default(),
             now: 0,
             backlog: (0..n).map(|_| Default::default()).collect(),
+            stalled: None,
             backlog_len: 0,
         })
     }
@@ -212,6 +219,11 @@ impl MemorySystem {
         self.submit_run(now, req, 1)
     }
 
+    /// Why the system stopped making progress, if it did.
+    pub fn stall(&self) -> Option<&str> {
+        self.stalled.as_deref()
+    }
+
     /// Requests waiting in front of full controllers.
     pub fn backlog(&self) -> usize {
         self.backlog_len
@@ -250,6 +262,7 @@ impl MemorySystem {
     /// Issues channel `c`'s commands scheduled before `until`, refilling
     /// its queue from the backlog as slots free.
     fn run_channel_before(&mut self, c: usize, until: u64) {
+        self.channels[c].skip_idle_refreshes(until);
         while let Some(t) = self.channels[c].next_time() {
             if t >= until {
                 break;
@@ -351,6 +364,7 @@ impl MemorySystem {
     pub fn drain_until_accepts(&mut self, channel: u32, req: &Request) -> Option<u64> {
         let i = channel as usize;
         let mut t = self.now;
+        let mut cmds = 0u64;
         while !self
             .channels
             .get_mut(i)?
@@ -358,6 +372,14 @@ impl MemorySystem {
         {
             t = self.channels[i].issue(&mut self.served)?;
             self.refill(i, t + 1);
+            cmds += 1;
+            if cmds > NO_PROGRESS_COMMANDS {
+                self.stalled = Some(format!(
+                    "channel {channel} issued {cmds} commands without taking a request: {}",
+                    self.channels[i].describe()
+                ));
+                return None;
+            }
         }
         self.retire_served();
         Some(t)
@@ -368,13 +390,27 @@ impl MemorySystem {
     pub fn drain_all(&mut self) -> u64 {
         let mut end = self.now;
         for c in 0..self.channels.len() {
+            let mut idle_cmds = 0u64;
             while !self.channels[c].is_idle() {
+                let before = self.served.len();
                 match self.channels[c].issue(&mut self.served) {
                     Some(t) => {
                         end = end.max(t);
                         self.refill(c, t + 1);
                     }
                     None => break,
+                }
+                idle_cmds = if self.served.len() > before {
+                    0
+                } else {
+                    idle_cmds + 1
+                };
+                if idle_cmds > NO_PROGRESS_COMMANDS {
+                    self.stalled = Some(format!(
+                        "channel {c} issued {idle_cmds} commands without serving a request: {}",
+                        self.channels[c].describe()
+                    ));
+                    break;
                 }
             }
         }

@@ -152,6 +152,9 @@ pub fn replay<R: Read>(
         return Err(InputError::new(Location::at(file, 1, 1), "", msg).into());
     }
     let end = mem.drain_all().max(1);
+    if let Some(why) = mem.stall() {
+        return Err(crate::Error::Deadlock(why.to_string()));
+    }
     let stats = mem.finish(end);
     let tck_ns = cfg.timing.tck_ps as f64 / 1000.0;
     let time_ns = end as f64 * tck_ns;
