@@ -211,7 +211,7 @@ fn contention(arbitration: &str) -> (f64, f64, f64) {
         requests: 4 * n,
         ..stream(Stream::DmaRead, Op::Read, 1 << 31, n)
     };
-    let (alone, _) = workload::run(&cfg, &[compute.clone()]).unwrap();
+    let (alone, _) = workload::run(&cfg, std::slice::from_ref(&compute)).unwrap();
     let (both, _) = workload::run(&cfg, &[compute, comm]).unwrap();
     (
         alone[0].bandwidth_gbps,
