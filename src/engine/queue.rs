@@ -2,8 +2,11 @@ use super::Ps;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-/// A min-heap of events keyed by time, ties broken by insertion order so
-/// that runs are deterministic.
+/// A min-heap of events keyed by time, then a class (lower first), then
+/// insertion order, so that runs are deterministic. Classes let a model
+/// fix the order of simultaneous events that different components create
+/// (for example, arrivals from another device before local events), so the
+/// order does not depend on which component happened to push first.
 #[derive(Debug)]
 pub struct EventQueue<E> {
     heap: BinaryHeap<Entry<E>>,
@@ -13,13 +16,14 @@ pub struct EventQueue<E> {
 #[derive(Debug)]
 struct Entry<E> {
     time: Ps,
+    class: u8,
     seq: u64,
     event: E,
 }
 
 impl<E> PartialEq for Entry<E> {
     fn eq(&self, o: &Self) -> bool {
-        self.time == o.time && self.seq == o.seq
+        self.time == o.time && self.class == o.class && self.seq == o.seq
     }
 }
 impl<E> Eq for Entry<E> {}
@@ -31,7 +35,7 @@ impl<E> PartialOrd for Entry<E> {
 impl<E> Ord for Entry<E> {
     fn cmp(&self, o: &Self) -> Ordering {
         // Reversed: BinaryHeap is a max-heap.
-        (o.time, o.seq).cmp(&(self.time, self.seq))
+        (o.time, o.class, o.seq).cmp(&(self.time, self.class, self.seq))
     }
 }
 
@@ -50,9 +54,16 @@ impl<E> EventQueue<E> {
     }
 
     pub fn push(&mut self, time: Ps, event: E) {
+        self.push_class(time, 1, event);
+    }
+
+    /// Pushes with an explicit class: at equal times, lower classes pop
+    /// first ([`Self::push`] uses class 1).
+    pub fn push_class(&mut self, time: Ps, class: u8, event: E) {
         self.seq += 1;
         self.heap.push(Entry {
             time,
+            class,
             seq: self.seq,
             event,
         });

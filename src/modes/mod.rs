@@ -85,6 +85,17 @@ pub fn baselines(trace: &Trace, cfg: &HwConfig) -> Result<Baselines> {
 
 /// Simulates a mode; `None` for modes derived from the baselines (ideal).
 pub fn run_mode(trace: &Trace, cfg: &HwConfig, mode: Mode) -> Result<Option<SimResult>> {
+    run_mode_with(trace, cfg, mode, true)
+}
+
+/// Like [`run_mode`]; `allow_symmetry = false` simulates every device even
+/// when the ring is symmetric.
+pub fn run_mode_with(
+    trace: &Trace,
+    cfg: &HwConfig,
+    mode: Mode,
+    allow_symmetry: bool,
+) -> Result<Option<SimResult>> {
     let mut cfg = cfg.clone();
     let plan = match mode {
         Mode::Sequential => Plan::new(true, Some(RsKind::Kernel)),
@@ -109,6 +120,8 @@ pub fn run_mode(trace: &Trace, cfg: &HwConfig, mode: Mode) -> Result<Option<SimR
             p
         }
     };
+    let mut plan = plan;
+    plan.allow_symmetry = allow_symmetry;
     simulate(trace, &cfg, plan).map(Some)
 }
 

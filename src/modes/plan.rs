@@ -29,7 +29,9 @@ pub struct Plan {
     /// burst its own request).
     pub max_run: u32,
     /// Staged, staggered tile order: device `i` computes chunk `(i+s) mod n`
-    /// in stage `s` (T3 and software overlap); otherwise row-major.
+    /// in stage `s`. T3 and software overlap need it; the other modes use
+    /// it too (it changes nothing for a GEMM that finishes before its
+    /// reduce-scatter) so every device runs the same schedule rotated.
     pub staged: bool,
     /// Track & trigger: stage-1 stores go to the peer, later stages' stores
     /// are near-memory updates counted by the tracker, which triggers DMA.
@@ -41,6 +43,9 @@ pub struct Plan {
     pub gemm_cus: Option<u32>,
     /// Derive t3-mca's threshold from the first stage's memory intensity.
     pub derive_mca: bool,
+    /// Simulate one device for all when no device differs (DESIGN.md
+    /// section 7); off forces every device to be simulated.
+    pub allow_symmetry: bool,
 }
 
 impl Plan {
@@ -52,11 +57,12 @@ impl Plan {
             rs_window: 4,
             mca_threshold: None,
             max_run: 4,
-            staged: false,
+            staged: true,
             t3: false,
             concurrent_rs: false,
             gemm_cus: None,
             derive_mca: false,
+            allow_symmetry: true,
         }
     }
 }

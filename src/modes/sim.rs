@@ -20,11 +20,14 @@ use crate::t3::tracker::{Tracker, TrackerIn};
 use crate::trace::Trace;
 use std::collections::HashMap;
 
-/// The contribution of device `d` to output tile `t`: an exact integer
-/// signature, summed with wrapping arithmetic, so the functional check is
-/// independent of summation order.
-pub fn signature(d: u32, t: u64) -> u64 {
-    let mut z = ((d as u64) << 40 ^ t).wrapping_add(0x9E37_79B9_7F4A_7C15);
+/// An exact integer signature of a contribution, summed with wrapping
+/// arithmetic so the functional check is independent of summation order.
+/// Device `d`'s contribution to tile `t` is `signature(t - d * per_chunk
+/// mod tiles)`: every device's contributions to a tile differ (so a lost or
+/// doubled one changes the sum), and the ring's devices are rotations of
+/// each other, which the symmetric shortcut relies on.
+pub fn signature(key: u64) -> u64 {
+    let mut z = key.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
@@ -81,6 +84,8 @@ enum Unit {
 #[derive(Debug)]
 struct Packet {
     dst: u32,
+    /// The link it crossed (its credit goes back there).
+    link: usize,
     unit: Unit,
     /// Byte offset within the slice.
     offset: u64,
@@ -156,7 +161,7 @@ struct T3Dev {
 }
 
 /// Per-device results of one simulated run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DevResult {
     pub device: u32,
     pub end_ps: Ps,
@@ -185,6 +190,8 @@ pub struct SimResult {
     pub end_ps: Ps,
     /// Events processed (for speed figures).
     pub events: u64,
+    /// Simulated as one device standing for all (the ring is symmetric).
+    pub symmetric: bool,
 }
 
 struct Dev {
@@ -230,8 +237,9 @@ pub struct Sim<'a> {
     slices: u32,
     tiles_per_slice: u64,
     comps: Vec<crate::mem::Completion>,
-    /// Fewest DRAM cycles from a command to a completion.
-    min_done_cycles: u64,
+    /// Only device 0 is simulated; the others are its rotations.
+    symmetric: bool,
+    sim_devs: u32,
 }
 
 impl<'a> Sim<'a> {
@@ -267,8 +275,10 @@ impl<'a> Sim<'a> {
         let chunk_tiles = g.chunk_tiles(0).end;
         let tiles_per_slice = (plan.rs_slice_bytes / tile_bytes).clamp(1, chunk_tiles);
         let slices = chunk_tiles.div_ceil(tiles_per_slice) as u32;
+        let symmetric = plan.allow_symmetry && trace.is_symmetric();
+        let sim_devs = if symmetric { 1 } else { n };
         let mut devs = Vec::new();
-        for d in 0..n {
+        for d in 0..sim_devs {
             let o = trace.device(d);
             let mut mem = MemorySystem::new(&cfg.mem).map_err(|m| {
                 crate::error::InputError::new(
@@ -313,7 +323,13 @@ impl<'a> Sim<'a> {
             let acc = if plan.gemm {
                 vec![0; g.tiles() as usize]
             } else {
-                (0..g.tiles()).map(|t| signature(d, t)).collect()
+                (0..g.tiles())
+                    .map(|t| {
+                        let tiles = g.tiles();
+                        let pc = g.chunk_tiles(0).end;
+                        signature((t + tiles - (d as u64 * pc) % tiles) % tiles)
+                    })
+                    .collect()
             };
             devs.push(Dev {
                 id: d,
@@ -364,16 +380,14 @@ impl<'a> Sim<'a> {
             slices,
             tiles_per_slice,
             comps: Vec::new(),
-            min_done_cycles: {
-                let t = &cfg.mem.timing;
-                (t.cl.min(t.cwl) as u64 + (t.bl as u64 / 2).max(1)).max(1)
-            },
+            symmetric,
+            sim_devs,
         })
     }
 
     /// Runs to completion and checks every device's reduced chunk.
     pub fn run(mut self) -> Result<SimResult> {
-        for d in 0..self.n {
+        for d in 0..self.sim_devs {
             if self.plan.gemm {
                 let slots = self.devs[d as usize].slots.len() as u32;
                 for s in 0..slots {
@@ -411,6 +425,24 @@ impl<'a> Sim<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Device `d`'s contribution to tile `t`.
+    fn sig(&self, d: u32, t: u64) -> u64 {
+        let tiles = self.g.tiles();
+        let per_chunk = self.g.chunk_tiles(0).end;
+        signature((t + tiles - (d as u64 * per_chunk) % tiles) % tiles)
+    }
+
+    /// What a sent unit is to its receiver in the symmetric shortcut: the
+    /// neighbour sends the same step, one chunk further round the ring.
+    fn rotate(&self, u: Unit) -> Unit {
+        match u {
+            Unit::Tile { tile } if self.symmetric => Unit::Tile {
+                tile: (tile + self.g.chunk_tiles(0).end) % self.g.tiles(),
+            },
+            other => other,
+        }
     }
 
     // ----- memory -----
@@ -480,15 +512,8 @@ impl<'a> Sim<'a> {
             return;
         }
         dev.wake_at = None;
-        // No request arrives before the next event, and no completion (so
-        // no reaction to one) comes sooner than the shortest command-to-
-        // completion delay: memory can run that far ahead, exactly.
         let cyc = dev.mclk.cycle_at(self.now);
-        let mut until = cyc + self.min_done_cycles;
-        if let Some(t) = self.q.peek_time() {
-            until = until.min(dev.mclk.cycle_at_or_after(t).max(cyc + 1));
-        }
-        dev.mem.advance_before(until);
+        dev.mem.advance_before(cyc + 1);
         let clk = dev.mclk;
         let mut comps = std::mem::take(&mut self.comps);
         comps.extend(dev.mem.drain_completions());
@@ -586,7 +611,12 @@ impl<'a> Sim<'a> {
             s.pending[buf] = 2;
             s.ready[buf] = self.now;
         }
-        let a = self.g.a_block(r, k);
+        // A is laid out rotated like C (see `c_addr`): device d keeps the
+        // row band of chunk c in slot (c - d) mod n.
+        let rows_per_chunk = self.g.tile_rows / self.n as u64;
+        let rot = (r + self.g.tile_rows - (d as u64 * rows_per_chunk) % self.g.tile_rows)
+            % self.g.tile_rows;
+        let a = self.g.a_block(rot, k);
         let b = self.g.b_block(k, c);
         self.request_block(d, slot, k, a);
         self.request_block(d, slot, k, b);
@@ -652,11 +682,11 @@ impl<'a> Sim<'a> {
         }
         if k + 1 == self.g.k_steps {
             let tile = self.devs[d as usize].slots[slot as usize].tile;
-            let (off, bytes) = self.g.tile_span(tile);
+            let bytes = self.g.tile_span(tile).1;
             if self.plan.t3 {
                 if self.stage_of(d, tile) == 1 {
                     // remote_map: the stores travel to the peer as updates.
-                    let v = signature(d, tile);
+                    let v = self.sig(d, tile);
                     self.devs[d as usize].rs.tx.push_back(Tx {
                         unit: Unit::Tile { tile },
                         sent: 0,
@@ -673,29 +703,24 @@ impl<'a> Sim<'a> {
                             offset: 0,
                             bytes,
                             stream: Stream::GemmWrite,
-                            value: Some(signature(d, tile)),
+                            value: Some(self.sig(d, tile)),
                         },
                     );
                     self.count_stored(d);
                 }
             } else {
                 let op = self.new_op(d, Then::Store { tile });
-                self.issue(
-                    d,
-                    op,
-                    self.g.c_base + off,
-                    bytes,
-                    MemOp::Write,
-                    Stream::GemmWrite,
-                );
+                let addr = self.c_addr(d, tile);
+                self.issue(d, op, addr, bytes, MemOp::Write, Stream::GemmWrite);
             }
             self.start_tile(d, slot);
         }
     }
 
     fn tile_stored(&mut self, d: u32, tile: u64) {
+        let v = self.sig(d, tile);
         let dev = &mut self.devs[d as usize];
-        dev.acc[tile as usize] = dev.acc[tile as usize].wrapping_add(signature(d, tile));
+        dev.acc[tile as usize] = dev.acc[tile as usize].wrapping_add(v);
         if self.plan.concurrent_rs {
             let per_chunk = self.g.chunk_tiles(0).end;
             let chunk = (tile / per_chunk) as u32;
@@ -802,7 +827,7 @@ impl<'a> Sim<'a> {
                     op
                 }
             };
-            let addr = self.g.c_base + self.g.tile_span(p.tile).0 + p.offset;
+            let addr = self.c_addr(d, p.tile) + p.offset;
             self.issue(d, op, addr, accepted * LINE, MemOp::Update, p.stream);
             if fired {
                 self.devs[d as usize].t3.tile_op.remove(&p.tile);
@@ -872,16 +897,10 @@ impl<'a> Sim<'a> {
                 return;
             };
             t3.dma_active += 1;
-            let (off, bytes) = self.g.tile_span(tile);
+            let bytes = self.g.tile_span(tile).1;
             let op = self.new_op(d, Then::DmaRead { tile });
-            self.issue(
-                d,
-                op,
-                self.g.c_base + off,
-                bytes,
-                MemOp::Read,
-                Stream::DmaRead,
-            );
+            let addr = self.c_addr(d, tile);
+            self.issue(d, op, addr, bytes, MemOp::Read, Stream::DmaRead);
         }
     }
 
@@ -905,21 +924,39 @@ impl<'a> Sim<'a> {
         a..(a + self.tiles_per_slice).min(t.end)
     }
 
-    /// (address, bytes) of a slice of `chunk` in device memory (own partial).
-    fn own_slice(&self, _d: u32, chunk: u32, slice: u32) -> (u64, u64) {
+    /// Where device `d` keeps output tile `t`. Each device lays its output
+    /// out rotated, chunk `c` in slot `(c - d) mod n`, so every device
+    /// touches the same addresses at the same point of its schedule (device
+    /// `d` works on chunk `d + s` in stage or step `s`). That makes the ring
+    /// exactly symmetric, which the symmetric shortcut relies on.
+    fn c_addr(&self, d: u32, t: u64) -> u64 {
+        let per_chunk = self.g.chunk_tiles(0).end;
+        let c = t / per_chunk;
+        let (c0, chunk_bytes) = self.g.chunk_span(c);
+        let slot = (c + self.n as u64 - d as u64) % self.n as u64;
+        self.g.c_base + slot * chunk_bytes + (self.g.tile_span(t).0 - c0)
+    }
+
+    /// (address, bytes) of a slice of `chunk` in device `d`'s memory (its
+    /// own partial sums).
+    fn own_slice(&self, d: u32, chunk: u32, slice: u32) -> (u64, u64) {
         let t = self.slice_tiles(chunk, slice);
         let (a, _) = self.g.tile_span(t.start);
         let (b, bl) = self.g.tile_span(t.end - 1);
-        (self.g.c_base + a, b + bl - a)
+        (self.c_addr(d, t.start), b + bl - a)
     }
 
     /// (address, bytes) of a slice in the receive buffer of `step`.
     fn recv_slice(&self, chunk: u32, step: u32, slice: u32) -> (u64, u64) {
-        let (a, bytes) = self.own_slice(0, chunk, slice);
+        let t = self.slice_tiles(chunk, slice);
+        let (a, _) = self.g.tile_span(t.start);
+        let (b, bl) = self.g.tile_span(t.end - 1);
         let (c0, _) = self.g.chunk_span(chunk as u64);
         let stride = (self.g.end - self.g.recv_base) / 2;
-        let off = a - self.g.c_base - c0;
-        (self.g.recv_base + (step % 2) as u64 * stride + off, bytes)
+        (
+            self.g.recv_base + (step % 2) as u64 * stride + (a - c0),
+            b + bl - a,
+        )
     }
 
     fn slice_vals(&self, d: u32, chunk: u32, slice: u32) -> Vec<u64> {
@@ -1019,7 +1056,9 @@ impl<'a> Sim<'a> {
     /// Sends packets of queued slices while the link has credits.
     fn pump_tx(&mut self, d: u32) {
         let link = self.ring.link(d, Dir::Prev);
-        let dst = self.ring.prev(d);
+        // In the symmetric shortcut the device receives what it sends, as
+        // its neighbour would send it: one chunk further round the ring.
+        let dst = if self.symmetric { d } else { self.ring.prev(d) };
         let pkt = self.links[link].packet_bytes() as u64;
         loop {
             let Some(tx) = self.devs[d as usize].rs.tx.front_mut() else {
@@ -1041,11 +1080,15 @@ impl<'a> Sim<'a> {
                         self.devs[d as usize].rs.tx.pop_front();
                     }
                     self.devs[d as usize].t3.first_send.get_or_insert(self.now);
-                    self.q.push(
+                    // Arrivals come before the receiver's own events of
+                    // the same instant, whoever sent them.
+                    self.q.push_class(
                         del.arrival,
+                        0,
                         Ev::Packet(Box::new(Packet {
                             dst,
-                            unit,
+                            link,
+                            unit: self.rotate(unit),
                             offset,
                             bytes,
                             vals,
@@ -1069,8 +1112,7 @@ impl<'a> Sim<'a> {
 
     fn packet(&mut self, p: Packet) {
         let d = p.dst;
-        let link = self.ring.link(self.ring.next(d), Dir::Prev);
-        let _ = self.links[link].return_credit(self.now);
+        let _ = self.links[p.link].return_credit(self.now);
         let (step, slice) = match p.unit {
             Unit::Slice { step, slice } => (step, slice),
             Unit::Tile { tile } => {
@@ -1239,9 +1281,9 @@ impl<'a> Sim<'a> {
         // Functional check: each device's own chunk holds every device's
         // contribution.
         if self.plan.rs.is_some() || self.plan.t3 {
-            for d in 0..self.n {
+            for d in 0..self.sim_devs {
                 for t in self.g.chunk_tiles(d as u64) {
-                    let want = (0..self.n).fold(0u64, |s, e| s.wrapping_add(signature(e, t)));
+                    let want = (0..self.n).fold(0u64, |s, e| s.wrapping_add(self.sig(e, t)));
                     let got = self.devs[d as usize].acc[t as usize];
                     if got != want {
                         return Err(Error::Check(format!(
@@ -1284,10 +1326,21 @@ impl<'a> Sim<'a> {
                 mca_threshold: dev.t3.mca_threshold,
             });
         }
+        if self.symmetric {
+            // Every device follows device 0's timeline, rotated by a chunk.
+            let d0 = devices[0].clone();
+            devices = (0..self.n)
+                .map(|i| DevResult {
+                    device: i,
+                    ..d0.clone()
+                })
+                .collect();
+        }
         Ok(SimResult {
             devices,
             end_ps,
             events: self.events,
+            symmetric: self.symmetric,
         })
     }
 }
