@@ -507,15 +507,15 @@ impl Channel {
         let of_class =
             |s: &(u16, u32)| class.is_none_or(|c| self.slab[s.0 as usize].stream.class() == c);
         let &(head, head_row) = list.iter().find(|s| of_class(s))?;
-        // Ranking the streams must not reorder accesses to one address: a
-        // request waits while an older one (of the other stream) to the
-        // same line is queued.
+        // Ranking the streams must not reorder accesses to one line (one
+        // burst): a request waits while an older one (of the other stream)
+        // to the same line is queued.
         let blocked = |slot: u16| {
             class.is_some() && {
-                let a = self.slab[slot as usize].addr;
+                let line = self.slab[slot as usize].addr / self.p.access_bytes;
                 list.iter()
                     .take_while(|s| s.0 != slot)
-                    .any(|s| self.slab[s.0 as usize].addr == a)
+                    .any(|s| self.slab[s.0 as usize].addr / self.p.access_bytes == line)
             }
         };
         let choice = if open == NO_ROW {
