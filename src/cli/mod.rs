@@ -8,6 +8,7 @@
 
 mod config;
 mod mem;
+mod paper;
 mod plot;
 mod presets;
 pub mod progress;
@@ -43,6 +44,9 @@ Docs: docs/cli.md (every command), docs/config.md (every config field).";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Replay the paper's sub-layers in every mode; tables, reports, plots.
+    #[command(after_help = paper::EXAMPLES)]
+    Paper(paper::PaperArgs),
     /// Replay a tensor-parallel sub-layer trace on every device of the ring.
     #[command(after_help = replay::EXAMPLES)]
     Replay(replay::ReplayArgs),
@@ -100,6 +104,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let ui = Ui::new(cli.quiet);
     match cli.command {
         Command::Replay(a) => replay::run(a, &ui),
+        Command::Paper(a) => paper::run(a, &ui),
         Command::Mem(a) => mem::run(a),
         Command::Trace(TraceCommand::Gen(a)) => trace_gen::run(a, &ui),
         Command::Trace(TraceCommand::Import(a)) => trace_import::run(a, &ui),
