@@ -7,6 +7,7 @@
 //! file, an impossible config, an import that yields nothing to simulate).
 
 mod config;
+mod cosim;
 mod mem;
 mod paper;
 mod plot;
@@ -44,6 +45,9 @@ Docs: docs/cli.md (every command), docs/config.md (every config field).";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check the RTL blocks against their Rust models, cycle by cycle.
+    #[command(after_help = cosim::EXAMPLES)]
+    Cosim(cosim::CosimArgs),
     /// Replay the paper's sub-layers in every mode; tables, reports, plots.
     #[command(after_help = paper::EXAMPLES)]
     Paper(paper::PaperArgs),
@@ -105,6 +109,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Replay(a) => replay::run(a, &ui),
         Command::Paper(a) => paper::run(a, &ui),
+        Command::Cosim(a) => cosim::run(a, &ui),
         Command::Mem(a) => mem::run(a),
         Command::Trace(TraceCommand::Gen(a)) => trace_gen::run(a, &ui),
         Command::Trace(TraceCommand::Import(a)) => trace_import::run(a, &ui),

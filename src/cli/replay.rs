@@ -55,6 +55,19 @@ pub fn run(a: ReplayArgs, ui: &Ui) -> anyhow::Result<()> {
         std::fs::write(&p, &text)
             .map_err(|e| t3sim::Error::io(format!("cannot write {}", p.display()), e))?;
         ui.note(format!("wrote {}", p.display()));
+        // One Perfetto timeline per simulated mode (ui.perfetto.dev opens them).
+        for m in report.modes.iter().filter(|m| !m.timeline.is_empty()) {
+            let p = dir.join(format!("timeline-{}.json", m.mode.name()));
+            t3sim::report::perfetto::write(&p, &m.timeline, &[])?;
+            if a.plots {
+                let opts = t3sim::report::plot::TimelineOptions {
+                    title: format!("{} — {}", report.trace.name, m.mode.name()),
+                    ..Default::default()
+                };
+                let stem = dir.join(format!("timeline-{}", m.mode.name()));
+                t3sim::report::plot::timeline(&m.timeline, &opts, &stem)?;
+            }
+        }
         if a.plots {
             let src = a.trace.display().to_string();
             let written = super::report_plots::write(&[(&src, &report)], dir, ui)?;

@@ -50,8 +50,8 @@ enum Then {
     FinalWrite { slice: u32 },
     /// Every update to a tracked tile (local and remote) is performed.
     TileUpdates { tile: u64 },
-    /// The DMA engine read a triggered tile.
-    DmaRead { tile: u64 },
+    /// The DMA engine read a triggered tile (started at `start`).
+    DmaRead { tile: u64, start: Ps },
 }
 
 #[derive(Debug)]
@@ -181,6 +181,9 @@ pub struct DevResult {
     pub tracker_peak_occupancy: u32,
     /// The t3-mca threshold this device derived, if any.
     pub mca_threshold: Option<u32>,
+    /// What the device did when: GEMM stages, the collective, link and DMA
+    /// busy periods (for Perfetto and timeline plots).
+    pub spans: Vec<crate::report::TimelineSpan>,
 }
 
 /// Everything a run produced.
@@ -219,6 +222,63 @@ struct Dev {
     acc: Vec<u64>,
     l2_hits: u64,
     l2_misses: u64,
+    /// Per stage: first tile dispatched, last tile computed.
+    stage_span: Vec<(Option<Ps>, Ps)>,
+    link_busy: Vec<(Ps, Ps)>,
+    dma_busy: Vec<(Ps, Ps)>,
+}
+
+/// The timeline of one device.
+fn spans_of(dev: &Dev, t3: bool) -> Vec<crate::report::TimelineSpan> {
+    use crate::report::TimelineSpan;
+    let ns = |p: Ps| p as f64 / 1000.0;
+    let mut v = Vec::new();
+    let mut span = |track: &str, cat: &str, label: String, s: Ps, e: Ps| {
+        if e > s {
+            v.push(TimelineSpan {
+                device: dev.id,
+                track: track.into(),
+                category: cat.into(),
+                label,
+                start_ns: ns(s),
+                end_ns: ns(e),
+            });
+        }
+    };
+    for (i, &(s, e)) in dev.stage_span.iter().enumerate() {
+        if let Some(s) = s {
+            span("compute", "gemm", format!("GEMM stage {}", i + 1), s, e);
+        }
+    }
+    if let (true, Some(e)) = (dev.rs.started, dev.rs.end) {
+        span("collective", "rs", "reduce-scatter".into(), dev.rs.start, e);
+    }
+    if let (true, Some(s), Some(e)) = (t3, dev.t3.first_send, dev.t3.end) {
+        span(
+            "collective",
+            "rs",
+            "T3 reduce-scatter (tracked)".into(),
+            s,
+            e,
+        );
+    }
+    for &(s, e) in &dev.link_busy {
+        span("link", "link", "link busy".into(), s, e);
+    }
+    for &(s, e) in &dev.dma_busy {
+        span("dma", "dma", "DMA".into(), s, e);
+    }
+    v
+}
+
+/// Appends a busy period, merging it into the last one when they overlap or
+/// nearly touch, so a continuously busy resource is one span.
+fn merge_busy(v: &mut Vec<(Ps, Ps)>, start: Ps, end: Ps) {
+    const GAP_PS: Ps = 100_000;
+    match v.last_mut() {
+        Some(last) if start <= last.1 + GAP_PS => last.1 = last.1.max(end),
+        _ => v.push((start, end)),
+    }
 }
 
 /// One simulation of the ring under a [`Plan`].
@@ -364,6 +424,9 @@ impl<'a> Sim<'a> {
                 acc,
                 l2_hits: 0,
                 l2_misses: 0,
+                stage_span: vec![(None, 0); n as usize],
+                link_busy: Vec::new(),
+                dma_busy: Vec::new(),
             });
         }
         Ok(Sim {
@@ -551,7 +614,8 @@ impl<'a> Sim<'a> {
                 self.issue(d, op, addr, bytes, MemOp::Write, Stream::RsWrite);
             }
             Then::TileUpdates { tile } => self.tile_complete(d, tile),
-            Then::DmaRead { tile } => {
+            Then::DmaRead { tile, start } => {
+                merge_busy(&mut self.devs[d as usize].dma_busy, start, self.now);
                 self.devs[d as usize].t3.dma_active -= 1;
                 let bytes = self.g.tile_span(tile).1;
                 let v = self.devs[d as usize].acc[tile as usize];
@@ -588,6 +652,9 @@ impl<'a> Sim<'a> {
         }
         let tile = dev.order[dev.next_tile];
         dev.next_tile += 1;
+        let stage = self.stage_of(d, tile) as usize - 1;
+        let dev = &mut self.devs[d as usize];
+        dev.stage_span[stage].0.get_or_insert(self.now);
         let cus = dev.cu_free.len() as u32;
         dev.slots[slot as usize] = Slot {
             tile,
@@ -682,6 +749,9 @@ impl<'a> Sim<'a> {
         }
         if k + 1 == self.g.k_steps {
             let tile = self.devs[d as usize].slots[slot as usize].tile;
+            let stage = self.stage_of(d, tile) as usize - 1;
+            let sp = &mut self.devs[d as usize].stage_span[stage];
+            sp.1 = sp.1.max(self.now);
             let bytes = self.g.tile_span(tile).1;
             if self.plan.t3 {
                 if self.stage_of(d, tile) == 1 {
@@ -898,7 +968,13 @@ impl<'a> Sim<'a> {
             };
             t3.dma_active += 1;
             let bytes = self.g.tile_span(tile).1;
-            let op = self.new_op(d, Then::DmaRead { tile });
+            let op = self.new_op(
+                d,
+                Then::DmaRead {
+                    tile,
+                    start: self.now,
+                },
+            );
             let addr = self.c_addr(d, tile);
             self.issue(d, op, addr, bytes, MemOp::Read, Stream::DmaRead);
         }
@@ -1067,6 +1143,14 @@ impl<'a> Sim<'a> {
             let bytes = pkt.min(tx.bytes - tx.sent) as u32;
             match self.links[link].send(self.now, bytes) {
                 Ok(del) => {
+                    merge_busy(
+                        &mut self.devs[d as usize].link_busy,
+                        del.start,
+                        del.tail_sent,
+                    );
+                    let Some(tx) = self.devs[d as usize].rs.tx.front_mut() else {
+                        return;
+                    };
                     let offset = tx.sent;
                     tx.sent += bytes as u64;
                     let last = tx.sent == tx.bytes;
@@ -1324,6 +1408,7 @@ impl<'a> Sim<'a> {
                 tracker_stall_ps: dev.t3.stall_ps,
                 tracker_peak_occupancy: dev.t3.peak_occupancy,
                 mca_threshold: dev.t3.mca_threshold,
+                spans: spans_of(dev, self.plan.t3),
             });
         }
         if self.symmetric {
@@ -1332,6 +1417,14 @@ impl<'a> Sim<'a> {
             devices = (0..self.n)
                 .map(|i| DevResult {
                     device: i,
+                    spans: d0
+                        .spans
+                        .iter()
+                        .map(|sp| crate::report::TimelineSpan {
+                            device: i,
+                            ..sp.clone()
+                        })
+                        .collect(),
                     ..d0.clone()
                 })
                 .collect();

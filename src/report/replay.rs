@@ -50,6 +50,10 @@ pub struct ModeReport {
     pub overlap: f64,
     pub total: DeviceReport,
     pub devices: Vec<DeviceReport>,
+    /// Every device's timeline (written separately as Perfetto JSON; not
+    /// part of report.json).
+    #[serde(skip)]
+    pub timeline: Vec<crate::report::TimelineSpan>,
 }
 
 /// What one device (or the sum/maximum over devices, in `total`) did.
@@ -261,6 +265,10 @@ pub fn build(
         .map(|d| d.iter().map(|x| x.time_ns).fold(0.0, f64::max));
     let mut modes = Vec::new();
     for (mode, run) in runs {
+        let timeline: Vec<crate::report::TimelineSpan> = run
+            .iter()
+            .flat_map(|r| r.devices.iter().flat_map(|d| d.spans.iter().cloned()))
+            .collect();
         let (time_ns, devices) = match run {
             Some(r) => {
                 let devs = per_dev(r, seq_devs.as_deref());
@@ -310,6 +318,7 @@ pub fn build(
             overlap,
             total,
             devices,
+            timeline,
         });
     }
     ReplayReport {
