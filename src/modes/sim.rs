@@ -158,6 +158,9 @@ struct T3Dev {
     first_send: Option<Ps>,
     stage1_left: u64,
     mca_threshold: Option<u32>,
+    /// Re-entrancy guard of `t3_retry` (a retry can free or allocate).
+    retrying: bool,
+    retry_again: bool,
 }
 
 /// Per-device results of one simulated run.
@@ -333,7 +336,11 @@ impl<'a> Sim<'a> {
         let slots = (cus * cfg.gpu.wgs_per_cu) as usize;
         let tile_bytes = g.tile_span(0).1.max(1);
         let chunk_tiles = g.chunk_tiles(0).end;
-        let tiles_per_slice = (plan.rs_slice_bytes / tile_bytes).clamp(1, chunk_tiles);
+        // Pipelined like NCCL: at most `rs_slice_bytes`, and at least four
+        // slices a chunk so small messages are not store-and-forward.
+        let tiles_per_slice = (plan.rs_slice_bytes / tile_bytes)
+            .min(chunk_tiles.div_ceil(4))
+            .clamp(1, chunk_tiles);
         let slices = chunk_tiles.div_ceil(tiles_per_slice) as u32;
         let symmetric = plan.allow_symmetry && trace.is_symmetric();
         let sim_devs = if symmetric { 1 } else { n };
@@ -885,10 +892,12 @@ impl<'a> Sim<'a> {
                 fired |= out.fire.is_some();
             }
         }
+        let mut allocated = false;
         if accepted > 0 {
             let op = match self.devs[d as usize].t3.tile_op.get(&p.tile) {
                 Some(&op) => op,
                 None => {
+                    allocated = true;
                     let op = self.new_op(d, Then::TileUpdates { tile: p.tile });
                     // Held until the tracker fires: the tile is complete
                     // only when every expected update has been counted.
@@ -905,6 +914,9 @@ impl<'a> Sim<'a> {
             }
         }
         if accepted < lines {
+            if allocated || fired {
+                self.t3_retry(d);
+            }
             return Some(Pending {
                 offset: p.offset + accepted * LINE,
                 bytes: p.bytes - accepted * LINE,
@@ -915,7 +927,9 @@ impl<'a> Sim<'a> {
             let a = &mut self.devs[d as usize].acc[p.tile as usize];
             *a = a.wrapping_add(v);
         }
-        if fired {
+        // A freed entry lets a waiting tile in; a new entry lets in the
+        // waiting updates of its own tile that came before it had one.
+        if fired || allocated {
             self.t3_retry(d);
         }
         None
@@ -923,6 +937,22 @@ impl<'a> Sim<'a> {
 
     /// A tracker entry freed: every waiting update tries again.
     fn t3_retry(&mut self, d: u32) {
+        if self.devs[d as usize].t3.retrying {
+            self.devs[d as usize].t3.retry_again = true;
+            return;
+        }
+        self.devs[d as usize].t3.retrying = true;
+        loop {
+            self.devs[d as usize].t3.retry_again = false;
+            self.t3_retry_once(d);
+            if !self.devs[d as usize].t3.retry_again {
+                break;
+            }
+        }
+        self.devs[d as usize].t3.retrying = false;
+    }
+
+    fn t3_retry_once(&mut self, d: u32) {
         let waiting = std::mem::take(&mut self.devs[d as usize].t3.wait);
         if waiting.is_empty() {
             return;
