@@ -89,6 +89,24 @@ fn bytes_are_conserved_per_stream_and_device() {
 }
 
 #[test]
+fn watchdog_stops_a_run_that_finishes_nothing_within_the_limit() {
+    let cfg = HwConfig::preset("t3-asplos24").unwrap();
+    let t = generate(Model::MegaGpt2, 4, SubLayer::Op, 256).unwrap();
+    // No memory operation can finish within 5 ns of a quiet start.
+    let opts = modes::Options { watchdog_ps: 5_000 };
+    let e = modes::run_mode_opts(&t, &cfg, Mode::T3, true, opts).unwrap_err();
+    let s = e.to_string();
+    assert!(matches!(e, t3sim::Error::Deadlock(_)), "{s}");
+    assert!(
+        s.contains("no memory operation or compute step finished"),
+        "{s}"
+    );
+    assert!(s.contains("device 0") && s.contains("tracker holds"), "{s}");
+    // The default limit lets the same run finish.
+    assert!(modes::run_mode(&t, &cfg, Mode::T3).is_ok());
+}
+
+#[test]
 fn same_inputs_give_a_bit_identical_report() {
     let cfg = HwConfig::preset("t3-asplos24").unwrap();
     let t = generate(Model::Tnlg, 4, SubLayer::Op, 512).unwrap();

@@ -32,6 +32,10 @@ pub struct ReplayArgs {
     /// Print the whole report as JSON on stdout instead of the summary.
     #[arg(long)]
     pub json: bool,
+    /// Stop a run as a livelock when no memory operation or compute step
+    /// finishes for this long (simulated microseconds).
+    #[arg(long, default_value_t = 10_000)]
+    pub watchdog_us: u64,
     /// Also draw speedup.png/svg and traffic.png/svg into --out.
     #[arg(long, requires = "out")]
     pub plots: bool,
@@ -45,7 +49,10 @@ pub fn run(a: ReplayArgs, ui: &Ui) -> anyhow::Result<()> {
     let trace = t3sim::trace::load(&a.trace)?;
     let spin = ui.spinner(&format!("replaying {} on {} devices", trace.name, trace.tp));
     let t0 = std::time::Instant::now();
-    let report = modes::replay(&trace, &cfg, &a.modes)?;
+    let opts = modes::Options {
+        watchdog_ps: a.watchdog_us.saturating_mul(1_000_000).max(1),
+    };
+    let report = modes::replay_with(&trace, &cfg, &a.modes, opts)?;
     drop(spin);
     let text = serde_json::to_string_pretty(&report)?;
     if let Some(dir) = &a.out {

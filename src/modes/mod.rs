@@ -88,6 +88,11 @@ pub fn run_mode(trace: &Trace, cfg: &HwConfig, mode: Mode) -> Result<Option<SimR
     run_mode_with(trace, cfg, mode, true)
 }
 
+fn with(mut p: Plan, o: Options) -> Plan {
+    p.watchdog_ps = o.watchdog_ps;
+    p
+}
+
 /// Like [`run_mode`]; `allow_symmetry = false` simulates every device even
 /// when the ring is symmetric.
 pub fn run_mode_with(
@@ -95,6 +100,17 @@ pub fn run_mode_with(
     cfg: &HwConfig,
     mode: Mode,
     allow_symmetry: bool,
+) -> Result<Option<SimResult>> {
+    run_mode_opts(trace, cfg, mode, allow_symmetry, Options::default())
+}
+
+/// [`run_mode_with`] with options.
+pub fn run_mode_opts(
+    trace: &Trace,
+    cfg: &HwConfig,
+    mode: Mode,
+    allow_symmetry: bool,
+    opts: Options,
 ) -> Result<Option<SimResult>> {
     let mut cfg = cfg.clone();
     let plan = match mode {
@@ -120,9 +136,24 @@ pub fn run_mode_with(
             p
         }
     };
-    let mut plan = plan;
+    let mut plan = with(plan, opts);
     plan.allow_symmetry = allow_symmetry;
     simulate(trace, &cfg, plan).map(Some)
+}
+
+/// Knobs of a replay that are not hardware.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// See [`Plan::watchdog_ps`].
+    pub watchdog_ps: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            watchdog_ps: plan::DEFAULT_WATCHDOG_PS,
+        }
+    }
 }
 
 /// Replays `modes` (with the isolated baselines) and builds the report.
@@ -132,6 +163,16 @@ pub fn replay(
     cfg: &HwConfig,
     modes: &[Mode],
 ) -> Result<crate::report::replay::ReplayReport> {
+    replay_with(trace, cfg, modes, Options::default())
+}
+
+/// [`replay`] with options.
+pub fn replay_with(
+    trace: &Trace,
+    cfg: &HwConfig,
+    modes: &[Mode],
+    opts: Options,
+) -> Result<crate::report::replay::ReplayReport> {
     use rayon::prelude::*;
     let mut plans: Vec<Option<Mode>> = vec![None, None];
     plans.extend(modes.iter().map(|m| Some(*m)));
@@ -140,9 +181,14 @@ pub fn replay(
         .par_iter()
         .enumerate()
         .map(|(i, m)| match (i, m) {
-            (0, _) => simulate(trace, cfg, Plan::new(true, None)).map(Some),
-            (1, _) => simulate(trace, cfg, Plan::new(false, Some(RsKind::Kernel))).map(Some),
-            (_, Some(m)) => run_mode(trace, cfg, *m),
+            (0, _) => simulate(trace, cfg, with(Plan::new(true, None), opts)).map(Some),
+            (1, _) => simulate(
+                trace,
+                cfg,
+                with(Plan::new(false, Some(RsKind::Kernel)), opts),
+            )
+            .map(Some),
+            (_, Some(m)) => run_mode_opts(trace, cfg, *m, true, opts),
             _ => Ok(None),
         })
         .collect();

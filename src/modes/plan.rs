@@ -12,6 +12,10 @@ pub enum RsKind {
     Nmc,
 }
 
+/// Default watchdog: 10 ms of simulated time with nothing finishing (a
+/// busy ring finishes memory operations every few nanoseconds).
+pub const DEFAULT_WATCHDOG_PS: u64 = 10_000_000_000;
+
 /// One simulated run.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -46,6 +50,9 @@ pub struct Plan {
     /// Simulate one device for all when no device differs (DESIGN.md
     /// section 7); off forces every device to be simulated.
     pub allow_symmetry: bool,
+    /// Simulated time without any memory operation or compute step
+    /// finishing after which the run is stopped as a livelock.
+    pub watchdog_ps: u64,
 }
 
 impl Plan {
@@ -63,6 +70,7 @@ impl Plan {
             gemm_cus: None,
             derive_mca: false,
             allow_symmetry: true,
+            watchdog_ps: DEFAULT_WATCHDOG_PS,
         }
     }
 }

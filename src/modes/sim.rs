@@ -302,6 +302,8 @@ pub struct Sim<'a> {
     comps: Vec<crate::mem::Completion>,
     /// Only device 0 is simulated; the others are its rotations.
     symmetric: bool,
+    /// When work last finished (for the watchdog).
+    progress_at: Ps,
     sim_devs: u32,
 }
 
@@ -450,6 +452,7 @@ impl<'a> Sim<'a> {
             slices,
             tiles_per_slice,
             comps: Vec::new(),
+            progress_at: 0,
             symmetric,
             sim_devs,
         })
@@ -477,6 +480,16 @@ impl<'a> Sim<'a> {
             self.now = t;
             self.events += 1;
             self.dispatch(ev)?;
+            // Watchdog: events that only go round (retries, wake-ups)
+            // without finishing any work are a livelock.
+            if self.now - self.progress_at > self.plan.watchdog_ps {
+                return Err(Error::Deadlock(format!(
+                    "no memory operation or compute step finished for {} us of simulated time (at t = {} ns; limit --watchdog-us):\n{}",
+                    self.plan.watchdog_ps / 1_000_000,
+                    self.now / 1000,
+                    self.stuck_report().join("\n")
+                )));
+            }
         }
         self.finish()
     }
@@ -602,6 +615,7 @@ impl<'a> Sim<'a> {
     }
 
     fn op_done(&mut self, d: u32, op: u32) -> Result<()> {
+        self.progress_at = self.now;
         let dev = &mut self.devs[d as usize];
         let then = std::mem::replace(&mut dev.ops[op as usize].then, Then::Store { tile: 0 });
         dev.free_ops.push(op);
@@ -751,6 +765,7 @@ impl<'a> Sim<'a> {
     }
 
     fn step_done(&mut self, d: u32, slot: u32, k: u64) {
+        self.progress_at = self.now;
         if k + 2 < self.g.k_steps {
             self.fetch(d, slot, k + 2);
         }
@@ -1345,7 +1360,9 @@ impl<'a> Sim<'a> {
 
     // ----- end -----
 
-    fn finish(mut self) -> Result<SimResult> {
+    /// What is unfinished, device by device, with the state of its
+    /// queues, tracker and DMA engine (for deadlock reports).
+    fn stuck_report(&self) -> Vec<String> {
         let mut stuck = Vec::new();
         for dev in &self.devs {
             if self.plan.gemm && dev.gemm_end.is_none() {
@@ -1385,6 +1402,11 @@ impl<'a> Sim<'a> {
                 ));
             }
         }
+        stuck
+    }
+
+    fn finish(mut self) -> Result<SimResult> {
+        let stuck = self.stuck_report();
         if !stuck.is_empty() {
             return Err(Error::Deadlock(format!(
                 "no event left at t = {} ns but work remains:\n{}",
