@@ -65,7 +65,7 @@ pub fn run(a: ReplayArgs, ui: &Ui) -> anyhow::Result<()> {
         // One Perfetto timeline per simulated mode (ui.perfetto.dev opens them).
         for m in report.modes.iter().filter(|m| !m.timeline.is_empty()) {
             let p = dir.join(format!("timeline-{}.json", m.mode.name()));
-            t3sim::report::perfetto::write(&p, &m.timeline, &[])?;
+            t3sim::report::perfetto::write(&p, &m.timeline, &m.counters)?;
             if a.plots {
                 let opts = t3sim::report::plot::TimelineOptions {
                     title: format!("{} — {}", report.trace.name, m.mode.name()),
@@ -73,6 +73,16 @@ pub fn run(a: ReplayArgs, ui: &Ui) -> anyhow::Result<()> {
                 };
                 let stem = dir.join(format!("timeline-{}", m.mode.name()));
                 t3sim::report::plot::timeline(&m.timeline, &opts, &stem)?;
+                let bopts = t3sim::report::plot::BandwidthOptions {
+                    title: format!(
+                        "{} — {}: DRAM bandwidth of device 0",
+                        report.trace.name,
+                        m.mode.name()
+                    ),
+                    ..Default::default()
+                };
+                let stem = dir.join(format!("bandwidth-{}", m.mode.name()));
+                t3sim::report::plot::bandwidth(&m.bandwidth, &bopts, &stem)?;
             }
         }
         if a.plots {

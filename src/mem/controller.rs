@@ -109,11 +109,14 @@ pub(crate) struct Served {
     pub issue: u64,
     pub done: u64,
     pub bursts: u8,
+    pub channel: u32,
 }
 
 /// Controller configuration resolved from [`crate::config::MemConfig`].
 #[derive(Debug)]
 pub(crate) struct ChannelParams {
+    /// This channel's index in its memory system.
+    pub id: u32,
     pub timing: Timing,
     pub bank_groups: u32,
     pub banks_per_group: u32,
@@ -924,6 +927,7 @@ impl Channel {
             issue: at,
             done,
             bursts: e.bursts,
+            channel: self.p.id,
         });
         self.update_mode();
     }

@@ -102,4 +102,8 @@ pub struct Completion {
     pub cycle: u64,
     /// Cycles from arrival at the controller to completion.
     pub latency_cycles: u64,
+    /// Bytes it moved (a run of bursts moves several accesses).
+    pub bytes: u64,
+    /// The (pseudo-)channel that served it.
+    pub channel: u32,
 }

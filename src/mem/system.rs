@@ -75,7 +75,7 @@ impl MemorySystem {
         let timing = Timing::new(&cfg.timing, &cfg.nmc);
         let pct = |p: u32| ((k.write_queue as u64 * p as u64).div_ceil(100)).max(1) as usize;
         let mut channels = Vec::new();
-        for _ in 0..cfg.channels() {
+        for id in 0..cfg.channels() {
             let arb = arbiter::build(
                 &k.arbitration,
                 k.mca_threshold,
@@ -86,6 +86,7 @@ impl MemorySystem {
             let sched = scheduler::build(&k.scheduler)
                 .ok_or_else(|| format!("unknown scheduler `{}`", k.scheduler))?;
             let params = ChannelParams {
+                id,
                 timing: timing.clone(),
                 bank_groups: cfg.bank_groups,
                 banks_per_group: cfg.banks_per_group,
@@ -467,6 +468,8 @@ impl MemorySystem {
                 op: s.op,
                 cycle: s.done,
                 latency_cycles: latency,
+                bytes: self.access_bytes * s.bursts as u64,
+                channel: s.channel,
             });
         }
     }

@@ -1,6 +1,7 @@
 //! The execution modes of DESIGN.md section 2, all on the same hardware
 //! and trace, each a [`plan::Plan`] for the ring simulation in [`sim`].
 
+pub mod bandwidth;
 pub mod plan;
 pub mod sim;
 

@@ -187,6 +187,10 @@ pub struct DevResult {
     /// What the device did when: GEMM stages, the collective, link and DMA
     /// busy periods (for Perfetto and timeline plots).
     pub spans: Vec<crate::report::TimelineSpan>,
+    /// DRAM bandwidth over time per stream (and `total`).
+    pub bandwidth: Vec<crate::report::BandwidthSeries>,
+    /// DRAM bandwidth over time per channel.
+    pub channel_bandwidth: Vec<crate::report::BandwidthSeries>,
 }
 
 /// Everything a run produced.
@@ -229,6 +233,7 @@ struct Dev {
     stage_span: Vec<(Option<Ps>, Ps)>,
     link_busy: Vec<(Ps, Ps)>,
     dma_busy: Vec<(Ps, Ps)>,
+    bw: super::bandwidth::BandwidthBins,
 }
 
 /// The timeline of one device.
@@ -436,6 +441,7 @@ impl<'a> Sim<'a> {
                 stage_span: vec![(None, 0); n as usize],
                 link_busy: Vec::new(),
                 dma_busy: Vec::new(),
+                bw: super::bandwidth::BandwidthBins::new(cfg.mem.channels() as usize),
             });
         }
         Ok(Sim {
@@ -602,6 +608,9 @@ impl<'a> Sim<'a> {
         comps.extend(dev.mem.drain_completions());
         for c in comps.drain(..) {
             let op = c.tag as u32;
+            self.devs[d as usize]
+                .bw
+                .add(clk.time_of(c.cycle), c.stream, c.channel, c.bytes);
             let o = &mut self.devs[d as usize].ops[op as usize];
             o.remaining -= 1;
             o.done_at = o.done_at.max(clk.time_of(c.cycle));
@@ -1461,6 +1470,8 @@ impl<'a> Sim<'a> {
                 tracker_peak_occupancy: dev.t3.peak_occupancy,
                 mca_threshold: dev.t3.mca_threshold,
                 spans: spans_of(dev, self.plan.t3),
+                bandwidth: dev.bw.streams(),
+                channel_bandwidth: dev.bw.channels(),
             });
         }
         if self.symmetric {

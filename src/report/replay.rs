@@ -54,6 +54,13 @@ pub struct ModeReport {
     /// part of report.json).
     #[serde(skip)]
     pub timeline: Vec<crate::report::TimelineSpan>,
+    /// Counter tracks for Perfetto: per device DRAM bandwidth per stream;
+    /// device 0 also per channel (not part of report.json).
+    #[serde(skip)]
+    pub counters: Vec<crate::report::CounterSeries>,
+    /// Device 0's DRAM bandwidth over time per stream (for plots).
+    #[serde(skip)]
+    pub bandwidth: Vec<crate::report::BandwidthSeries>,
 }
 
 /// What one device (or the sum/maximum over devices, in `total`) did.
@@ -269,6 +276,21 @@ pub fn build(
             .iter()
             .flat_map(|r| r.devices.iter().flat_map(|d| d.spans.iter().cloned()))
             .collect();
+        let mut counters = Vec::new();
+        let mut bandwidth = Vec::new();
+        if let Some(r) = run {
+            for d in &r.devices {
+                for s in d.bandwidth.iter().filter(|s| s.stream != "total") {
+                    counters.push(crate::report::CounterSeries::from_bandwidth(d.device, s));
+                }
+            }
+            if let Some(d0) = r.devices.first() {
+                for s in &d0.channel_bandwidth {
+                    counters.push(crate::report::CounterSeries::from_bandwidth(d0.device, s));
+                }
+                bandwidth = d0.bandwidth.clone();
+            }
+        }
         let (time_ns, devices) = match run {
             Some(r) => {
                 let devs = per_dev(r, seq_devs.as_deref());
@@ -319,6 +341,8 @@ pub fn build(
             total,
             devices,
             timeline,
+            counters,
+            bandwidth,
         });
     }
     ReplayReport {
