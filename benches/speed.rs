@@ -60,7 +60,8 @@ fn replay() {
     )))
     .unwrap();
     let t0 = Instant::now();
-    let r = modes::run_mode(&t, &cfg, Mode::Sequential)
+    // Every device simulated: the symmetric shortcut is off.
+    let r = modes::run_mode_with(&t, &cfg, Mode::Sequential, false)
         .unwrap()
         .unwrap();
     let s = t0.elapsed().as_secs_f64();
