@@ -93,7 +93,10 @@ fn watchdog_stops_a_run_that_finishes_nothing_within_the_limit() {
     let cfg = HwConfig::preset("t3-asplos24").unwrap();
     let t = generate(Model::MegaGpt2, 4, SubLayer::Op, 256).unwrap();
     // No memory operation can finish within 5 ns of a quiet start.
-    let opts = modes::Options { watchdog_ps: 5_000 };
+    let opts = modes::Options {
+        watchdog_ps: 5_000,
+        all_devices: false,
+    };
     let e = modes::run_mode_opts(&t, &cfg, Mode::T3, true, opts).unwrap_err();
     let s = e.to_string();
     assert!(matches!(e, t3sim::Error::Deadlock(_)), "{s}");

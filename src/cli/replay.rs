@@ -36,6 +36,10 @@ pub struct ReplayArgs {
     /// finishes for this long (simulated microseconds).
     #[arg(long, default_value_t = 10_000)]
     pub watchdog_us: u64,
+    /// Simulate every device even when no device differs (by default one
+    /// device stands for a symmetric ring; the results are identical).
+    #[arg(long)]
+    pub all_devices: bool,
     /// Also draw speedup.png/svg and traffic.png/svg into --out.
     #[arg(long, requires = "out")]
     pub plots: bool,
@@ -51,6 +55,7 @@ pub fn run(a: ReplayArgs, ui: &Ui) -> anyhow::Result<()> {
     let t0 = std::time::Instant::now();
     let opts = modes::Options {
         watchdog_ps: a.watchdog_us.saturating_mul(1_000_000).max(1),
+        all_devices: a.all_devices,
     };
     let report = modes::replay_with(&trace, &cfg, &a.modes, opts)?;
     drop(spin);

@@ -91,6 +91,7 @@ pub fn run_mode(trace: &Trace, cfg: &HwConfig, mode: Mode) -> Result<Option<SimR
 
 fn with(mut p: Plan, o: Options) -> Plan {
     p.watchdog_ps = o.watchdog_ps;
+    p.allow_symmetry = !o.all_devices;
     p
 }
 
@@ -147,12 +148,15 @@ pub fn run_mode_opts(
 pub struct Options {
     /// See [`Plan::watchdog_ps`].
     pub watchdog_ps: u64,
+    /// Simulate every device even when the ring is symmetric.
+    pub all_devices: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             watchdog_ps: plan::DEFAULT_WATCHDOG_PS,
+            all_devices: false,
         }
     }
 }
@@ -189,7 +193,7 @@ pub fn replay_with(
                 with(Plan::new(false, Some(RsKind::Kernel)), opts),
             )
             .map(Some),
-            (_, Some(m)) => run_mode_opts(trace, cfg, *m, true, opts),
+            (_, Some(m)) => run_mode_opts(trace, cfg, *m, !opts.all_devices, opts),
             _ => Ok(None),
         })
         .collect();
