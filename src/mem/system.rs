@@ -12,7 +12,7 @@
 //! return them, and updates add FP16/BF16 lanes in place, each in the order
 //! the DRAM performs them.
 
-use super::address::AddressMap;
+use super::address::{AddressMap, DramAddr};
 use super::arbiter;
 use super::controller::{Channel, ChannelParams, Served};
 use super::nmc_alu::{self, Dtype};
@@ -162,9 +162,16 @@ impl MemorySystem {
         if !ch.admits(now.max(self.now), req.op, req.stream.class()) {
             return Err(Reject::QueueFull { channel: d.channel });
         }
+        let at = now.max(self.now);
+        self.enqueue_decoded(d, at, req, bursts);
+        Ok(())
+    }
+
+    /// Puts a decoded request into its channel's queue (space checked).
+    fn enqueue_decoded(&mut self, d: DramAddr, at: u64, req: Request, bursts: u8) {
         let bank = (d.bank_group * self.banks_per_group + d.bank) as u16;
-        ch.enqueue(
-            now.max(self.now),
+        self.channels[d.channel as usize].enqueue(
+            at,
             req.addr,
             req.tag,
             req.op,
@@ -174,7 +181,6 @@ impl MemorySystem {
             d.bank_group as u8,
             bursts,
         );
-        Ok(())
     }
 
     /// How many accesses from `addr` on (at most `max`) lie in consecutive
@@ -244,18 +250,7 @@ impl MemorySystem {
                 self.backlog[c][class].pop_front();
                 self.backlog_len -= 1;
                 let d = self.map.decode(req.addr).expect("checked at submit");
-                let bank = (d.bank_group * self.banks_per_group + d.bank) as u16;
-                self.channels[c].enqueue(
-                    t,
-                    req.addr,
-                    req.tag,
-                    req.op,
-                    req.stream,
-                    d.row,
-                    bank,
-                    d.bank_group as u8,
-                    bursts,
-                );
+                self.enqueue_decoded(d, t, req, bursts);
             }
         }
     }

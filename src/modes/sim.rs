@@ -649,13 +649,7 @@ impl<'a> Sim<'a> {
                 self.devs[d as usize].t3.dma_active -= 1;
                 let bytes = self.g.tile_span(tile).1;
                 let v = self.devs[d as usize].acc[tile as usize];
-                self.devs[d as usize].rs.tx.push_back(Tx {
-                    unit: Unit::Tile { tile },
-                    sent: 0,
-                    bytes,
-                    vals: vec![v],
-                });
-                self.pump_tx(d);
+                self.send_tile(d, tile, bytes, v);
                 self.pump_dma(d);
             }
             Then::FinalWrite { slice } => {
@@ -788,13 +782,7 @@ impl<'a> Sim<'a> {
                 if self.stage_of(d, tile) == 1 {
                     // remote_map: the stores travel to the peer as updates.
                     let v = self.sig(d, tile);
-                    self.devs[d as usize].rs.tx.push_back(Tx {
-                        unit: Unit::Tile { tile },
-                        sent: 0,
-                        bytes,
-                        vals: vec![v],
-                    });
-                    self.pump_tx(d);
+                    self.send_tile(d, tile, bytes, v);
                     self.stage1_tile_done(d);
                 } else {
                     self.t3_submit(
@@ -1181,6 +1169,17 @@ impl<'a> Sim<'a> {
         });
         self.pump_tx(d);
         self.pump_sends(d);
+    }
+
+    /// Queues a tile (value `v`) for the link to the next device.
+    fn send_tile(&mut self, d: u32, tile: u64, bytes: u64, v: u64) {
+        self.devs[d as usize].rs.tx.push_back(Tx {
+            unit: Unit::Tile { tile },
+            sent: 0,
+            bytes,
+            vals: vec![v],
+        });
+        self.pump_tx(d);
     }
 
     /// Sends packets of queued slices while the link has credits.
