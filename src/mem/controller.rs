@@ -13,7 +13,7 @@
 
 use super::arbiter::{ArbInputs, ArbitrationPolicy, Grant};
 use super::request::{Op, Stream, StreamClass};
-use super::scheduler::{Candidate, Scheduler, class_rank};
+use super::scheduler::{Candidate, Scheduler, priority_key};
 use super::stats::ChannelStats;
 use super::timing::Timing;
 
@@ -268,9 +268,7 @@ impl Channel {
 
     #[inline]
     fn key(&self, grant: Grant, c: &Candidate) -> u64 {
-        let rank = class_rank(grant, c.class) as u64;
-        let hit = (self.hit_first && c.row_hit) as u64;
-        (rank << 62) | (hit << 61) | ((1u64 << 61) - 1 - c.age.min((1u64 << 61) - 1))
+        priority_key(grant, self.hit_first, c)
     }
 
     pub fn arbiter(&self) -> &dyn ArbitrationPolicy {
@@ -982,9 +980,7 @@ impl Channel {
         self.account_occupancy(now);
     }
 
-    /// Communication requests ready but held back by arbitration are
-    /// counted as stall cycles by the caller-visible decision; this returns
-    /// a one-line state summary for deadlock reports.
+    /// A one-line state summary for deadlock reports.
     pub fn describe(&self) -> String {
         format!(
             "{} readq {}/{} writeq {}/{} draining {} compute {} comm {} refresh_due {} floor {}",

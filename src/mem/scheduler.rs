@@ -25,15 +25,16 @@ pub trait Scheduler: Send + Sync + std::fmt::Debug {
     fn name(&self) -> &'static str;
     /// Row hits go before older row misses (FR-FCFS); otherwise pure age.
     fn prefers_row_hits(&self) -> bool;
+}
 
-    /// Priority key: larger goes first. Stream rank from the arbiter's
-    /// grant, then (if preferred) row hits, then age.
-    #[inline]
-    fn key(&self, grant: Grant, c: &Candidate) -> u64 {
-        let rank = class_rank(grant, c.class) as u64;
-        let hit = (self.prefers_row_hits() && c.row_hit) as u64;
-        (rank << 62) | (hit << 61) | ((1u64 << 61) - 1 - c.age.min((1u64 << 61) - 1))
-    }
+/// Priority key of a ready request: larger goes first. Stream rank from
+/// the arbiter's grant, then (if the scheduler prefers them) row hits, then
+/// age.
+#[inline]
+pub fn priority_key(grant: Grant, hit_first: bool, c: &Candidate) -> u64 {
+    let rank = class_rank(grant, c.class) as u64;
+    let hit = (hit_first && c.row_hit) as u64;
+    (rank << 62) | (hit << 61) | ((1u64 << 61) - 1 - c.age.min((1u64 << 61) - 1))
 }
 
 #[inline]

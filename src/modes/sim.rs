@@ -100,7 +100,6 @@ struct Slot {
     cu: u32,
     pending: [u8; 2],
     ready: [Ps; 2],
-    busy: bool,
 }
 
 /// A unit being transmitted, packet by packet.
@@ -671,7 +670,6 @@ impl<'a> Sim<'a> {
     fn start_tile(&mut self, d: u32, slot: u32) {
         let dev = &mut self.devs[d as usize];
         if dev.next_tile >= dev.order.len() {
-            dev.slots[slot as usize].busy = false;
             return;
         }
         let tile = dev.order[dev.next_tile];
@@ -685,7 +683,6 @@ impl<'a> Sim<'a> {
             cu: slot % cus,
             pending: [0; 2],
             ready: [0; 2],
-            busy: true,
         };
         self.fetch(d, slot, 0);
         if self.g.k_steps > 1 {
