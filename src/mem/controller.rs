@@ -64,14 +64,17 @@ enum Cmd {
     Upd,
 }
 
-/// A bank's cached choice: which request, which command, and the part of
-/// its ready time that depends only on the bank, its group and the request
-/// (channel-wide constraints are added at each decision).
+/// A bank's cached choice: which request and which command. It depends
+/// only on the bank's queue and open row, so it survives the timing
+/// changes every command makes to its bank group; the ready time is
+/// recomputed from the current timing state at each decision.
 #[derive(Debug, Clone, Copy)]
 struct Cached {
     slot: u16,
     cmd: Cmd,
-    local_at: u64,
+    group: u8,
+    /// The request's own earliest cycle (arrival + frontend latency).
+    ready: u64,
     cand: Candidate,
 }
 
@@ -190,15 +193,13 @@ fn invalidate(valid: &mut [[u64; 3]; 2], bank: usize) {
     }
 }
 
-/// Forgets the cached choices of every bank of a group (the group's
-/// timing changed).
+/// Index of a class in the per-class caches: any, compute, comm.
 #[inline]
-fn invalidate_group(valid: &mut [[u64; 3]; 2], group: usize, banks_per_group: u32) {
-    let mask = ((1u64 << banks_per_group) - 1) << (group as u32 * banks_per_group);
-    for q in valid.iter_mut() {
-        for c in q.iter_mut() {
-            *c &= !mask;
-        }
+fn class_slot(class: Option<StreamClass>) -> usize {
+    match class {
+        None => 0,
+        Some(StreamClass::Compute) => 1,
+        Some(StreamClass::Comm) => 2,
     }
 }
 
@@ -403,35 +404,50 @@ impl Channel {
             return;
         }
         // Without stream ranking a new request changes only its own bank's
-        // offer, and it can only improve on the pending decision, unless
-        // that decision is in the same bank (a hit now pending may keep a
-        // row open) or a refresh.
-        match self.decision {
-            Some((_, Choice::Request { slot: s, .. })) if self.slab[s as usize].bank != bank => {
-                if q != self.active() {
-                    return;
-                }
-                if let Some(o) = self.bank_offer(q, bank as usize, None) {
-                    let (at, _) = self.decision.expect("matched above");
-                    let better = o.at < at
-                        || (o.at == at && self.key(Grant::Both, &o.cand) > self.decision_key);
-                    if better {
-                        if self.p.refresh && self.refresh_due <= o.at {
-                            self.dirty = true;
-                        } else {
-                            self.decision_key = self.key(Grant::Both, &o.cand);
-                            self.decision = Some((
-                                o.at,
-                                Choice::Request {
-                                    slot: o.slot,
-                                    cmd: o.cmd,
-                                },
-                            ));
-                        }
-                    }
+        // offer. In another bank it can only improve on the pending
+        // decision; in the decision's own bank it may change the bank's
+        // choice (a new hit replaces a precharge), and only then is a full
+        // decision needed. The floor never passes a pending decision, so
+        // raising it to `now` changes no offer that could win.
+        let (at, slot, cmd) = match self.decision {
+            Some((at, Choice::Request { slot, cmd })) => (at, slot, cmd),
+            _ => {
+                self.dirty = true;
+                return;
+            }
+        };
+        if q != self.active() {
+            // The decision reads only the active queue.
+            return;
+        }
+        if self.slab[slot as usize].bank == bank {
+            // A request behind the one chosen usually leaves the bank's
+            // choice as it was, and then the decision stands.
+            let same = self
+                .bank_choice(q, bank as usize, None)
+                .is_some_and(|c| c.slot == slot && c.cmd == cmd);
+            if !same {
+                self.dirty = true;
+            }
+            return;
+        }
+        if let Some(o) = self.bank_offer(q, bank as usize, None) {
+            let k = self.key(Grant::Both, &o.cand);
+            let better = o.at < at || (o.at == at && k > self.decision_key);
+            if better {
+                if self.p.refresh && self.refresh_due <= o.at {
+                    self.dirty = true;
+                } else {
+                    self.decision_key = k;
+                    self.decision = Some((
+                        o.at,
+                        Choice::Request {
+                            slot: o.slot,
+                            cmd: o.cmd,
+                        },
+                    ));
                 }
             }
-            _ => self.dirty = true,
         }
     }
 
@@ -480,21 +496,33 @@ impl Channel {
     /// open row changes, since only timing changes between those events.
     #[inline]
     fn bank_choice(&mut self, q: usize, bank: usize, class: Option<StreamClass>) -> Option<Cached> {
-        let ci = match class {
-            None => 0,
-            Some(StreamClass::Compute) => 1,
-            Some(StreamClass::Comm) => 2,
-        };
-        let bit = 1u64 << bank;
-        if self.cache_valid[q][ci] & bit != 0 {
-            return self.cache[q][ci][bank];
+        let ci = class_slot(class);
+        if self.cache_valid[q][ci] & (1u64 << bank) == 0 {
+            self.fill_choice(q, ci, bank, class);
         }
+        self.cache[q][ci][bank]
+    }
+
+    /// Recomputes the cached choice of every bank in `banks` whose entry
+    /// is stale.
+    #[inline]
+    fn fill_choices(&mut self, q: usize, class: Option<StreamClass>, banks: u64) {
+        let ci = class_slot(class);
+        let mut stale = banks & !self.cache_valid[q][ci];
+        while stale != 0 {
+            let bank = stale.trailing_zeros() as usize;
+            stale &= stale - 1;
+            self.fill_choice(q, ci, bank, class);
+        }
+    }
+
+    #[inline(never)]
+    fn fill_choice(&mut self, q: usize, ci: usize, bank: usize, class: Option<StreamClass>) {
         let c = self
             .compute_bank_choice(q, bank, class)
-            .map(|(slot, cmd)| self.local_offer(bank, slot, cmd));
+            .map(|(slot, cmd)| self.cached(slot, cmd));
         self.cache[q][ci][bank] = c;
-        self.cache_valid[q][ci] |= bit;
-        c
+        self.cache_valid[q][ci] |= 1u64 << bank;
     }
 
     fn compute_bank_choice(
@@ -544,37 +572,48 @@ impl Channel {
         Some(choice)
     }
 
-    /// The bank-local part of a command's ready time.
+    /// A chosen request with its command resolved by the request's op.
     #[inline]
-    fn local_offer(&self, bank: usize, slot: u16, cmd: Cmd) -> Cached {
-        let b = &self.banks[bank];
+    fn cached(&self, slot: u16, cmd: Cmd) -> Cached {
         let e = &self.slab[slot as usize];
-        let g = &self.groups[e.group as usize];
-        let t = &self.p.timing;
-        let (cmd, at) = match cmd {
-            Cmd::Act => (Cmd::Act, b.next_act.max(g.next_act)),
-            Cmd::Pre => (Cmd::Pre, b.next_pre),
+        let cmd = match cmd {
+            Cmd::Act | Cmd::Pre => cmd,
             _ => match e.op {
-                Op::Read => (Cmd::Rd, b.next_rd.max(g.next_rd)),
-                Op::Write => (Cmd::Wr, b.next_wr.max(g.next_wr)),
-                Op::Update => (
-                    Cmd::Upd,
-                    b.next_rd
-                        .max(g.next_rd)
-                        .max(b.next_wr.saturating_sub(t.upd_read_to_write)),
-                ),
+                Op::Read => Cmd::Rd,
+                Op::Write => Cmd::Wr,
+                Op::Update => Cmd::Upd,
             },
         };
         Cached {
             slot,
             cmd,
-            local_at: at.max(e.ready),
+            group: e.group,
+            ready: e.ready,
             cand: Candidate {
                 row_hit: matches!(cmd, Cmd::Rd | Cmd::Wr | Cmd::Upd),
                 age: e.age,
                 class: e.stream.class(),
             },
         }
+    }
+
+    /// The bank-local part of a command's ready time, from the current
+    /// bank and bank-group timing.
+    #[inline]
+    fn local_at(&self, bank: usize, c: &Cached) -> u64 {
+        let b = &self.banks[bank];
+        let g = &self.groups[c.group as usize];
+        let at = match c.cmd {
+            Cmd::Act => b.next_act.max(g.next_act),
+            Cmd::Pre => b.next_pre,
+            Cmd::Rd => b.next_rd.max(g.next_rd),
+            Cmd::Wr => b.next_wr.max(g.next_wr),
+            Cmd::Upd => b
+                .next_rd
+                .max(g.next_rd)
+                .max(b.next_wr.saturating_sub(self.p.timing.upd_read_to_write)),
+        };
+        at.max(c.ready)
     }
 
     /// Channel-wide constraints on a command kind.
@@ -594,7 +633,7 @@ impl Channel {
     fn bank_offer(&mut self, q: usize, bank: usize, class: Option<StreamClass>) -> Option<Offer> {
         let c = self.bank_choice(q, bank, class)?;
         Some(Offer {
-            at: max3(c.local_at, self.channel_at(c.cmd), self.floor),
+            at: max3(self.local_at(bank, &c), self.channel_at(c.cmd), self.floor),
             cmd: c.cmd,
             slot: c.slot,
             cand: c.cand,
@@ -618,7 +657,6 @@ impl Channel {
     /// Without stream arbitration the decision is the earliest offer, ties
     /// going to the scheduler's favourite: one pass, nothing stored.
     fn decide_unranked(&mut self, q: usize) -> Option<(u64, Choice)> {
-        let mut best: Option<(u64, u64, u16, Cmd)> = None;
         let ch_at = [
             self.channel_at(Cmd::Act),
             0,
@@ -626,25 +664,33 @@ impl Channel {
             self.channel_at(Cmd::Wr),
             self.channel_at(Cmd::Upd),
         ];
+        self.fill_choices(q, None, self.nonempty[q]);
+        let floor = self.floor;
+        let mut best_at = u64::MAX;
+        let mut best_k = 0;
+        let mut best: Option<(u16, Cmd)> = None;
         let mut banks = self.nonempty[q];
         while banks != 0 {
             let bank = banks.trailing_zeros() as usize;
             banks &= banks - 1;
-            let Some(c) = self.bank_choice(q, bank, None) else {
+            let Some(c) = self.cache[q][0][bank] else {
                 continue;
             };
-            let at = max3(c.local_at, ch_at[c.cmd as usize], self.floor);
+            let at = max3(self.local_at(bank, &c), ch_at[c.cmd as usize], floor);
+            if at > best_at {
+                continue;
+            }
             let k = self.key(Grant::Both, &c.cand);
-            if best.is_none_or(|(bt, bk, _, _)| at < bt || (at == bt && k > bk)) {
-                best = Some((at, k, c.slot, c.cmd));
+            if at < best_at || k > best_k {
+                (best_at, best_k, best) = (at, k, Some((c.slot, c.cmd)));
             }
         }
-        let (at, k, slot, cmd) = best?;
-        if self.refresh_first(at, cmd) {
+        let (slot, cmd) = best?;
+        if self.refresh_first(best_at, cmd) {
             return Some(self.refresh_choice());
         }
-        self.decision_key = k;
-        Some((at, Choice::Request { slot, cmd }))
+        self.decision_key = best_k;
+        Some((best_at, Choice::Request { slot, cmd }))
     }
 
     fn decide(&mut self) -> Option<(u64, Choice)> {
@@ -792,7 +838,6 @@ impl Channel {
                 }
                 self.stats.refreshes += 1;
                 self.refresh_due += self.p.timing.refi;
-                self.cache_valid = [[0; 3]; 2];
             }
             Choice::Request { slot, cmd } => self.issue_request(at, slot, cmd, out),
         }
@@ -837,7 +882,7 @@ impl Channel {
                 self.faw[self.faw_pos] = at;
                 self.faw_pos = (self.faw_pos + 1) % 4;
                 self.stats.activates += 1;
-                invalidate_group(&mut self.cache_valid, gi, self.p.banks_per_group);
+                invalidate(&mut self.cache_valid, bi);
                 return;
             }
             Cmd::Pre => {
@@ -875,7 +920,6 @@ impl Channel {
                 self.stats.updates += 1 + extra;
             }
         }
-        invalidate_group(&mut self.cache_valid, gi, self.p.banks_per_group);
         // A column command serves the request.
         let e = self.slab[slot as usize];
         let q = (e.op != Op::Read) as usize;
@@ -962,7 +1006,6 @@ impl Channel {
         self.stats.last_cycle = last;
         self.refresh_due += k * refi;
         self.floor = last + 1;
-        self.cache_valid = [[0; 3]; 2];
         self.dirty = true;
     }
 

@@ -54,6 +54,11 @@ pub struct MemorySystem {
     access_bytes: u64,
     served: Vec<Served>,
     completions: Vec<Completion>,
+    /// Off when no caller reads completions (trace replay): a 5 M-line
+    /// trace would otherwise hold 5 M of them.
+    keep_completions: bool,
+    /// Latest completion cycle of any request served so far.
+    last_done: u64,
     stats: MemStats,
     data: DataStore,
     /// Last cycle a command was processed.
@@ -109,6 +114,8 @@ impl MemorySystem {
             access_bytes: cfg.access_bytes() as u64,
             served: Vec::new(),
             completions: Vec::new(),
+            keep_completions: true,
+            last_done: 0,
             stats: MemStats::new(n),
             data: DataStore::default(),
             now: 0,
@@ -121,6 +128,12 @@ impl MemorySystem {
     /// Keeps data values from now on; updates add lanes of `dtype`.
     pub fn enable_data(&mut self, dtype: Dtype) {
         self.data.dtype = Some(dtype);
+    }
+
+    /// Stops collecting completions: statistics still count every request.
+    pub fn discard_completions(&mut self) {
+        self.keep_completions = false;
+        self.completions.clear();
     }
 
     pub fn access_bytes(&self) -> u64 {
@@ -411,9 +424,7 @@ impl MemorySystem {
             }
         }
         self.retire_served();
-        for c in self.completions.iter() {
-            end = end.max(c.cycle);
-        }
+        end = end.max(self.last_done);
         self.now = self.now.max(end);
         end
     }
@@ -426,6 +437,7 @@ impl MemorySystem {
                 s.issue - s.arrive,
             );
             let latency = s.done - s.arrive;
+            self.last_done = self.last_done.max(s.done);
             self.stats.count_done(s.stream, s.op, latency);
             if let Some(dtype) = self.data.dtype {
                 let line = s.addr / self.access_bytes;
@@ -456,6 +468,9 @@ impl MemorySystem {
                         }
                     }
                 }
+            }
+            if !self.keep_completions {
+                continue;
             }
             self.completions.push(Completion {
                 tag: s.tag,

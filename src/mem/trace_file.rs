@@ -118,6 +118,22 @@ impl<R: Read> TraceReader<R> {
 
     /// The next record, `Ok(None)` at the end.
     pub fn next_record(&mut self) -> Result<Option<TraceRecord>> {
+        // A well-formed line whose newline is already buffered is parsed in
+        // place, in one pass; anything else goes line by line below.
+        let fast = match self.format {
+            TraceFormat::Dramsim3 => fast_dramsim3(&self.buf[self.pos..self.end]),
+            TraceFormat::Ramulator => fast_ramulator(&self.buf[self.pos..self.end]),
+        };
+        if let Some(((addr, write, cycle), used, true)) = fast {
+            self.pos += used;
+            self.line_no += 1;
+            return Ok(Some(TraceRecord {
+                addr,
+                write,
+                cycle,
+                line: self.line_no,
+            }));
+        }
         while let Some((a, b)) = self.next_line()? {
             self.line_no += 1;
             let line = &self.buf[a..b];
@@ -125,7 +141,9 @@ impl<R: Read> TraceReader<R> {
                 TraceFormat::Dramsim3 => fast_dramsim3(line),
                 TraceFormat::Ramulator => fast_ramulator(line),
             };
-            if let Some((addr, write, cycle)) = fast {
+            if let Some(((addr, write, cycle), used, _)) = fast
+                && used == line.len()
+            {
                 return Ok(Some(TraceRecord {
                     addr,
                     write,
@@ -254,78 +272,148 @@ impl<R: Read> TraceReader<R> {
 
 #[inline]
 fn memchr_nl(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&c| c == b'\n')
+    memchr::memchr(b'\n', b)
 }
 
-/// Parses `0x<hex>` at the start of `b`; returns the value and the rest.
-#[inline]
-fn fast_hex(b: &[u8]) -> Option<(u64, &[u8])> {
-    let b = b.strip_prefix(b"0x")?;
-    let mut v: u64 = 0;
-    let mut n = 0;
-    for &c in b {
-        let d = match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            b'A'..=b'F' => c - b'A' + 10,
-            _ => break,
-        };
-        if n == 16 {
+/// Hex digit values; 0xFF marks a non-digit.
+const HEX: [u8; 256] = {
+    let mut t = [0xFFu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// A forward cursor over one buffer: the fast parsers index bytes
+/// directly, because iterator chains cost several times more per byte on
+/// the hot path of a multi-million-line trace.
+struct Cursor<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Cursor<'_> {
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    #[inline]
+    fn eat(&mut self, lit: &[u8]) -> bool {
+        let ok = self.b.len() - self.i >= lit.len() && &self.b[self.i..self.i + lit.len()] == lit;
+        self.i += ok as usize * lit.len();
+        ok
+    }
+
+    /// Skips blanks; returns how many.
+    #[inline]
+    fn blanks(&mut self) -> usize {
+        let s = self.i;
+        while matches!(self.peek(), Some(b' ' | b'\t')) {
+            self.i += 1;
+        }
+        self.i - s
+    }
+
+    /// `0x<hex>`, at most 16 digits.
+    #[inline]
+    fn hex(&mut self) -> Option<u64> {
+        if !self.eat(b"0x") {
             return None;
         }
-        v = (v << 4) | d as u64;
-        n += 1;
+        let s = self.i;
+        let mut v = 0u64;
+        while let Some(c) = self.peek() {
+            let d = HEX[c as usize];
+            if d == 0xFF {
+                break;
+            }
+            v = (v << 4) | d as u64;
+            self.i += 1;
+        }
+        (self.i > s && self.i - s <= 16).then_some(v)
     }
-    if n == 0 {
+
+    /// Decimal digits, at most 15.
+    #[inline]
+    fn dec(&mut self) -> Option<u64> {
+        let s = self.i;
+        let mut v = 0u64;
+        while let Some(c @ b'0'..=b'9') = self.peek() {
+            v = v.wrapping_mul(10).wrapping_add((c - b'0') as u64);
+            self.i += 1;
+        }
+        (self.i > s && self.i - s <= 15).then_some(v)
+    }
+
+    /// The end of a record: an optional `\r`, then a newline or the end
+    /// of the input. Returns whether it was a newline.
+    #[inline]
+    fn line_end(&mut self) -> Option<bool> {
+        self.eat(b"\r");
+        match self.peek() {
+            None => Some(false),
+            Some(b'\n') => {
+                self.i += 1;
+                Some(true)
+            }
+            Some(_) => None,
+        }
+    }
+}
+
+/// A parsed record, the bytes it took from the input (its newline
+/// included) and whether a newline ended it.
+type Fast = Option<((u64, bool, u64), usize, bool)>;
+
+/// The common well-formed DRAMsim3 record at the start of `b`; `None`
+/// sends it to the careful parser (which also produces the error message).
+/// Tokens glued together (`0x80WRITE`) are not a record.
+#[inline]
+fn fast_dramsim3(b: &[u8]) -> Fast {
+    let mut c = Cursor { b, i: 0 };
+    let addr = c.hex()?;
+    if c.blanks() == 0 {
         return None;
     }
-    Some((v, &b[n..]))
-}
-
-#[inline]
-fn skip_spaces(b: &[u8]) -> &[u8] {
-    let n = b.iter().take_while(|c| **c == b' ' || **c == b'\t').count();
-    &b[n..]
-}
-
-/// Skips at least one blank: tokens glued together (`0x80WRITE`) are not
-/// a record, and must reach the careful parser to be rejected.
-#[inline]
-fn skip_blanks1(b: &[u8]) -> Option<&[u8]> {
-    let rest = skip_spaces(b);
-    (rest.len() < b.len()).then_some(rest)
-}
-
-/// The common well-formed DRAMsim3 line; `None` sends it to the careful
-/// parser (which also produces the error message).
-#[inline]
-fn fast_dramsim3(line: &[u8]) -> Option<(u64, bool, u64)> {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let (addr, rest) = fast_hex(line)?;
-    let rest = skip_blanks1(rest)?;
-    let (write, rest) = if let Some(r) = rest.strip_prefix(b"READ") {
-        (false, r)
+    let write = if c.eat(b"READ") {
+        false
+    } else if c.eat(b"WRITE") {
+        true
     } else {
-        (true, rest.strip_prefix(b"WRITE")?)
+        return None;
     };
-    let rest = skip_blanks1(rest)?;
-    if rest.is_empty() || rest.len() > 15 || !rest.iter().all(u8::is_ascii_digit) {
+    if c.blanks() == 0 {
         return None;
     }
-    let cycle = rest.iter().fold(0u64, |v, c| v * 10 + (c - b'0') as u64);
-    (cycle <= 1 << 50).then_some((addr, write, cycle))
+    let cycle = c.dec()?;
+    let nl = c.line_end()?;
+    (cycle <= 1 << 50).then_some(((addr, write, cycle), c.i, nl))
 }
 
 #[inline]
-fn fast_ramulator(line: &[u8]) -> Option<(u64, bool, u64)> {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let (write, rest) = if let Some(r) = line.strip_prefix(b"LD ") {
-        (false, r)
+fn fast_ramulator(b: &[u8]) -> Fast {
+    let mut c = Cursor { b, i: 0 };
+    let write = if c.eat(b"LD ") {
+        false
+    } else if c.eat(b"ST ") {
+        true
     } else {
-        (true, line.strip_prefix(b"ST ")?)
+        return None;
     };
-    let (addr, rest) = fast_hex(skip_spaces(rest))?;
-    skip_spaces(rest).is_empty().then_some((addr, write, 0))
+    c.blanks();
+    let addr = c.hex()?;
+    c.blanks();
+    let nl = c.line_end()?;
+    Some(((addr, write, 0), c.i, nl))
 }
 
 /// Whitespace-separated tokens with their 1-based columns.

@@ -64,6 +64,7 @@ pub fn replay<R: Read>(
 ) -> Result<MemReport> {
     let mut mem =
         MemorySystem::new(cfg).map_err(|m| InputError::new(Location::file(preset), "mem", m))?;
+    mem.discard_completions();
     let burst = mem.access_bytes();
     let mut now: u64 = 0;
     let mut records = 0u64;
