@@ -19,20 +19,35 @@ use super::timing::Timing;
 
 const NO_ROW: u32 = u32::MAX;
 
+// Earliest cycles are kept per command kind, indexed by `Cmd as usize`,
+// so a ready time is a branch-free maximum over bank, group and channel.
+const ACT: usize = Cmd::Act as usize;
+const PRE: usize = Cmd::Pre as usize;
+const RD: usize = Cmd::Rd as usize;
+const WR: usize = Cmd::Wr as usize;
+const UPD: usize = Cmd::Upd as usize;
+
+/// Earliest cycle of each command kind.
+type NextAt = [u64; 5];
+
+#[inline]
+fn hold(n: &mut NextAt, k: usize, t: u64) {
+    n[k] = n[k].max(t);
+}
+
 #[derive(Debug, Clone)]
 struct Bank {
     open_row: u32,
-    next_act: u64,
-    next_pre: u64,
-    next_rd: u64,
-    next_wr: u64,
+    /// `next[UPD]` is derived: an update's read may go `upd_read_to_write`
+    /// ahead of the bank's write constraint.
+    next: NextAt,
 }
 
+/// A bank group's constraints; `next[PRE]` stays 0 and `next[UPD]`
+/// mirrors `next[RD]`.
 #[derive(Debug, Clone, Default)]
 struct Group {
-    next_act: u64,
-    next_rd: u64,
-    next_wr: u64,
+    next: NextAt,
 }
 
 /// A queued request with its decoded coordinates.
@@ -56,6 +71,7 @@ pub(crate) struct Entry {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 enum Cmd {
     Act,
     Pre,
@@ -76,7 +92,12 @@ struct Cached {
     /// The request's own earliest cycle (arrival + frontend latency).
     ready: u64,
     cand: Candidate,
+    /// Scheduler key under [`Grant::Both`] (the unranked decision's).
+    key_both: u64,
 }
+
+/// Per queue, per class slot (any, compute, comm), per bank.
+type ChoiceCache = [[[Option<Cached>; 64]; 3]; 2];
 
 /// One bank's best request (per stream class when the arbiter ranks
 /// streams) and the earliest cycle its next command can issue.
@@ -138,9 +159,11 @@ pub(crate) struct Channel {
     p: ChannelParams,
     banks: Vec<Bank>,
     groups: Vec<Group>,
+    /// ACT spacing (tRRD_S) alone; `ch_next[ACT]` adds tFAW.
     ch_next_act: u64,
-    ch_next_rd: u64,
-    ch_next_wr: u64,
+    /// Channel-wide constraints; `next[PRE]` stays 0 and `next[UPD]`
+    /// mirrors `next[WR]` (the operand crosses the bus like write data).
+    ch_next: NextAt,
     faw: [u64; 4],
     faw_pos: usize,
     /// Queued requests; `lists` index into it.
@@ -169,6 +192,10 @@ pub(crate) struct Channel {
     decision: Option<(u64, Choice)>,
     /// Scheduler key of the pending request decision.
     decision_key: u64,
+    /// Cycles the pending decision waits only because the arbiter holds
+    /// communication back; counted when it issues, so the statistic does
+    /// not depend on how often a decision was recomputed.
+    decision_stall: u64,
     dirty: bool,
     /// Constant properties of the policies, read once.
     ranked: bool,
@@ -177,7 +204,7 @@ pub(crate) struct Channel {
     scratch: Vec<Offer>,
     /// Per queue, per class slot (any, compute, comm), per bank: the cached
     /// [`Channel::bank_choice`], valid where the bit is set.
-    cache: [[Vec<Option<Cached>>; 3]; 2],
+    cache: Box<ChoiceCache>,
     cache_valid: [[u64; 3]; 2],
     pub stats: ChannelStats,
 }
@@ -219,17 +246,14 @@ impl Channel {
         let hit_first = scheduler.prefers_row_hits();
         let bank = Bank {
             open_row: NO_ROW,
-            next_act: 0,
-            next_pre: 0,
-            next_rd: 0,
-            next_wr: 0,
+            next: [0; 5],
         };
+        let faw_first = p.timing.faw;
         Channel {
             banks: vec![bank; nb],
             groups: vec![Group::default(); p.bank_groups as usize],
             ch_next_act: 0,
-            ch_next_rd: 0,
-            ch_next_wr: 0,
+            ch_next: [faw_first, 0, 0, 0, 0],
             // Four ACTs "long ago" so the first four are not held by tFAW.
             faw: [0; 4],
             faw_pos: 0,
@@ -250,12 +274,13 @@ impl Channel {
             scheduler,
             decision: None,
             decision_key: 0,
+            decision_stall: 0,
             dirty: true,
             ranked,
             hit_first,
             occ_last: 0,
             scratch: Vec::with_capacity(2 * nb),
-            cache: std::array::from_fn(|_| std::array::from_fn(|_| vec![None; nb])),
+            cache: Box::new([[[None; 64]; 3]; 2]),
             cache_valid: [[0; 3]; 2],
             stats: ChannelStats::default(),
             p,
@@ -316,6 +341,12 @@ impl Channel {
             self.comm_held_since = None;
             true
         }
+    }
+
+    /// No command issues before this cycle.
+    #[inline]
+    pub fn floor(&self) -> u64 {
+        self.floor
     }
 
     pub fn queued(&self) -> usize {
@@ -392,8 +423,23 @@ impl Channel {
                 (self.slab.len() - 1) as u16
             }
         };
-        self.lists[q][bank as usize].push((slot, row));
-        invalidate(&mut self.cache_valid, bank as usize);
+        let b = bank as usize;
+        let was_empty = self.lists[q][b].is_empty();
+        self.lists[q][b].push((slot, row));
+        // A request queued at the tail leaves the bank's any-class choice
+        // as it was, except when it is the first hit behind a head that
+        // needed a precharge.
+        let bit = 1u64 << b;
+        let keep_any = !was_empty
+            && self.cache_valid[q][0] & bit != 0
+            && self.cache[q][0][b].is_some_and(|c| {
+                !(c.cmd == Cmd::Pre && self.hit_first && row == self.banks[b].open_row)
+            });
+        for (ci, v) in self.cache_valid[q].iter_mut().enumerate() {
+            if ci != 0 || !keep_any {
+                *v &= !bit;
+            }
+        }
         self.nonempty[q] |= 1 << bank;
         self.len[q] += 1;
         self.floor = self.floor.max(now);
@@ -480,9 +526,9 @@ impl Channel {
         for b in &self.banks {
             if b.open_row != NO_ROW {
                 any_open = true;
-                pre_t = pre_t.max(b.next_pre);
+                pre_t = pre_t.max(b.next[PRE]);
             }
-            act_t = act_t.max(b.next_act);
+            act_t = act_t.max(b.next[ACT]);
         }
         if any_open {
             (pre_t, Choice::PrechargeAll)
@@ -584,16 +630,18 @@ impl Channel {
                 Op::Update => Cmd::Upd,
             },
         };
+        let cand = Candidate {
+            row_hit: matches!(cmd, Cmd::Rd | Cmd::Wr | Cmd::Upd),
+            age: e.age,
+            class: e.stream.class(),
+        };
         Cached {
             slot,
             cmd,
             group: e.group,
             ready: e.ready,
-            cand: Candidate {
-                row_hit: matches!(cmd, Cmd::Rd | Cmd::Wr | Cmd::Upd),
-                age: e.age,
-                class: e.stream.class(),
-            },
+            cand,
+            key_both: self.key(Grant::Both, &cand),
         }
     }
 
@@ -601,32 +649,16 @@ impl Channel {
     /// bank and bank-group timing.
     #[inline]
     fn local_at(&self, bank: usize, c: &Cached) -> u64 {
-        let b = &self.banks[bank];
-        let g = &self.groups[c.group as usize];
-        let at = match c.cmd {
-            Cmd::Act => b.next_act.max(g.next_act),
-            Cmd::Pre => b.next_pre,
-            Cmd::Rd => b.next_rd.max(g.next_rd),
-            Cmd::Wr => b.next_wr.max(g.next_wr),
-            Cmd::Upd => b
-                .next_rd
-                .max(g.next_rd)
-                .max(b.next_wr.saturating_sub(self.p.timing.upd_read_to_write)),
-        };
-        at.max(c.ready)
+        let k = c.cmd as usize;
+        self.banks[bank].next[k]
+            .max(self.groups[c.group as usize].next[k])
+            .max(c.ready)
     }
 
     /// Channel-wide constraints on a command kind.
     #[inline]
     fn channel_at(&self, cmd: Cmd) -> u64 {
-        match cmd {
-            Cmd::Act => self
-                .ch_next_act
-                .max(self.faw[self.faw_pos] + self.p.timing.faw),
-            Cmd::Pre => 0,
-            Cmd::Rd => self.ch_next_rd,
-            Cmd::Wr | Cmd::Upd => self.ch_next_wr,
-        }
+        self.ch_next[cmd as usize]
     }
 
     #[inline]
@@ -657,40 +689,39 @@ impl Channel {
     /// Without stream arbitration the decision is the earliest offer, ties
     /// going to the scheduler's favourite: one pass, nothing stored.
     fn decide_unranked(&mut self, q: usize) -> Option<(u64, Choice)> {
-        let ch_at = [
-            self.channel_at(Cmd::Act),
-            0,
-            self.channel_at(Cmd::Rd),
-            self.channel_at(Cmd::Wr),
-            self.channel_at(Cmd::Upd),
-        ];
+        let ch_at = self.ch_next;
         self.fill_choices(q, None, self.nonempty[q]);
         let floor = self.floor;
-        let mut best_at = u64::MAX;
-        let mut best_k = 0;
-        let mut best: Option<(u16, Cmd)> = None;
+        // Earliest first, then the largest key: one u128 minimum.
+        let mut best = u128::MAX;
+        let mut best_bank = 0;
         let mut banks = self.nonempty[q];
+        let cache = &self.cache[q][0];
         while banks != 0 {
             let bank = banks.trailing_zeros() as usize;
             banks &= banks - 1;
-            let Some(c) = self.cache[q][0][bank] else {
+            let Some(c) = &cache[bank] else {
                 continue;
             };
-            let at = max3(self.local_at(bank, &c), ch_at[c.cmd as usize], floor);
-            if at > best_at {
-                continue;
-            }
-            let k = self.key(Grant::Both, &c.cand);
-            if at < best_at || k > best_k {
-                (best_at, best_k, best) = (at, k, Some((c.slot, c.cmd)));
+            let at = max3(self.local_at(bank, c), ch_at[c.cmd as usize], floor);
+            let score = ((at as u128) << 64) | !c.key_both as u128;
+            if score < best {
+                (best, best_bank) = (score, bank);
             }
         }
-        let (slot, cmd) = best?;
-        if self.refresh_first(best_at, cmd) {
+        let c = cache[best_bank].filter(|_| best != u128::MAX)?;
+        let at = (best >> 64) as u64;
+        if self.refresh_first(at, c.cmd) {
             return Some(self.refresh_choice());
         }
-        self.decision_key = best_k;
-        Some((best_at, Choice::Request { slot, cmd }))
+        self.decision_key = c.key_both;
+        Some((
+            at,
+            Choice::Request {
+                slot: c.slot,
+                cmd: c.cmd,
+            },
+        ))
     }
 
     fn decide(&mut self) -> Option<(u64, Choice)> {
@@ -756,6 +787,7 @@ impl Channel {
             },
         };
         let mut at = t_all;
+        let mut stall = 0;
         let mut grant = self.arbiter.grant(&arb_in(at));
         if grant == Grant::ComputeOnly {
             // Comm is held back: decide at the first compute command or at
@@ -776,7 +808,7 @@ impl Channel {
                 }
                 next = next.min(lo);
             }
-            self.stats.arb_stall_cycles += next - at;
+            stall = next - at;
             at = next;
             grant = self.arbiter.grant(&arb_in(at));
         }
@@ -807,6 +839,7 @@ impl Channel {
         if self.refresh_first(at, cmd) {
             return Some(self.refresh_choice());
         }
+        self.decision_stall = stall;
         Some((at, choice))
     }
 
@@ -825,7 +858,7 @@ impl Channel {
                 for b in &mut self.banks {
                     if b.open_row != NO_ROW {
                         b.open_row = NO_ROW;
-                        b.next_act = b.next_act.max(at + trp);
+                        hold(&mut b.next, ACT, at + trp);
                         self.stats.precharges += 1;
                     }
                 }
@@ -834,12 +867,17 @@ impl Channel {
             Choice::Refresh => {
                 let rfc = self.p.timing.rfc;
                 for b in &mut self.banks {
-                    b.next_act = b.next_act.max(at + rfc);
+                    hold(&mut b.next, ACT, at + rfc);
                 }
                 self.stats.refreshes += 1;
                 self.refresh_due += self.p.timing.refi;
             }
-            Choice::Request { slot, cmd } => self.issue_request(at, slot, cmd, out),
+            Choice::Request { slot, cmd } => {
+                if self.ranked {
+                    self.stats.arb_stall_cycles += self.decision_stall;
+                }
+                self.issue_request(at, slot, cmd, out)
+            }
         }
         Some(at)
     }
@@ -873,53 +911,58 @@ impl Channel {
         match cmd {
             Cmd::Act => {
                 b.open_row = e.row;
-                b.next_rd = b.next_rd.max(at + t.act_to_rd);
-                b.next_wr = b.next_wr.max(at + t.act_to_wr);
-                b.next_pre = b.next_pre.max(at + t.act_to_pre);
-                b.next_act = b.next_act.max(at + t.act_to_act_same_bank);
-                g.next_act = g.next_act.max(at + t.rrd_l);
+                hold(&mut b.next, RD, at + t.act_to_rd);
+                hold(&mut b.next, WR, at + t.act_to_wr);
+                hold(&mut b.next, PRE, at + t.act_to_pre);
+                hold(&mut b.next, ACT, at + t.act_to_act_same_bank);
+                hold(&mut g.next, ACT, at + t.rrd_l);
                 self.ch_next_act = self.ch_next_act.max(at + t.rrd_s);
                 self.faw[self.faw_pos] = at;
                 self.faw_pos = (self.faw_pos + 1) % 4;
+                self.ch_next[ACT] = self.ch_next_act.max(self.faw[self.faw_pos] + t.faw);
+                b.next[UPD] = b.next[RD].max(b.next[WR].saturating_sub(t.upd_read_to_write));
                 self.stats.activates += 1;
                 invalidate(&mut self.cache_valid, bi);
                 return;
             }
             Cmd::Pre => {
                 b.open_row = NO_ROW;
-                b.next_act = b.next_act.max(at + t.pre_to_act);
+                hold(&mut b.next, ACT, at + t.pre_to_act);
                 self.stats.precharges += 1;
                 invalidate(&mut self.cache_valid, bi);
                 return;
             }
             Cmd::Rd => {
-                b.next_pre = b.next_pre.max(last + t.rd_to_pre);
-                g.next_rd = g.next_rd.max(last + t.rd_to_rd_l);
-                g.next_wr = g.next_wr.max(last + t.rd_to_wr);
-                self.ch_next_rd = self.ch_next_rd.max(last + t.rd_to_rd_s);
-                self.ch_next_wr = self.ch_next_wr.max(last + t.rd_to_wr);
+                hold(&mut b.next, PRE, last + t.rd_to_pre);
+                hold(&mut g.next, RD, last + t.rd_to_rd_l);
+                hold(&mut g.next, WR, last + t.rd_to_wr);
+                hold(&mut self.ch_next, RD, last + t.rd_to_rd_s);
+                hold(&mut self.ch_next, WR, last + t.rd_to_wr);
                 self.stats.reads += 1 + extra;
             }
             Cmd::Wr => {
-                b.next_pre = b.next_pre.max(last + t.wr_to_pre);
-                g.next_wr = g.next_wr.max(last + t.wr_to_wr_l);
-                g.next_rd = g.next_rd.max(last + t.wr_to_rd_l);
-                self.ch_next_wr = self.ch_next_wr.max(last + t.wr_to_wr_s);
-                self.ch_next_rd = self.ch_next_rd.max(last + t.wr_to_rd_s);
+                hold(&mut b.next, PRE, last + t.wr_to_pre);
+                hold(&mut g.next, WR, last + t.wr_to_wr_l);
+                hold(&mut g.next, RD, last + t.wr_to_rd_l);
+                hold(&mut self.ch_next, WR, last + t.wr_to_wr_s);
+                hold(&mut self.ch_next, RD, last + t.wr_to_rd_s);
                 self.stats.writes += 1 + extra;
             }
             Cmd::Upd => {
-                b.next_pre = b.next_pre.max(last + t.upd_to_pre);
-                b.next_wr = b.next_wr.max(last + t.upd_to_col_l);
-                b.next_rd = b.next_rd.max(last + t.upd_to_rd_l);
-                g.next_wr = g.next_wr.max(last + t.upd_to_col_l);
-                g.next_rd = g.next_rd.max(last + t.upd_to_rd_l);
+                hold(&mut b.next, PRE, last + t.upd_to_pre);
+                hold(&mut b.next, WR, last + t.upd_to_col_l);
+                hold(&mut b.next, RD, last + t.upd_to_rd_l);
+                hold(&mut g.next, WR, last + t.upd_to_col_l);
+                hold(&mut g.next, RD, last + t.upd_to_rd_l);
                 // The operand crosses the bus like write data.
-                self.ch_next_wr = self.ch_next_wr.max(last + t.wr_to_wr_s);
-                self.ch_next_rd = self.ch_next_rd.max(last + t.wr_to_rd_s);
+                hold(&mut self.ch_next, WR, last + t.wr_to_wr_s);
+                hold(&mut self.ch_next, RD, last + t.wr_to_rd_s);
                 self.stats.updates += 1 + extra;
             }
         }
+        b.next[UPD] = b.next[RD].max(b.next[WR].saturating_sub(t.upd_read_to_write));
+        g.next[UPD] = g.next[RD];
+        self.ch_next[UPD] = self.ch_next[WR];
         // A column command serves the request.
         let e = self.slab[slot as usize];
         let q = (e.op != Op::Read) as usize;
@@ -930,7 +973,9 @@ impl Channel {
         if list.is_empty() {
             self.nonempty[q] &= !(1 << bi);
         }
-        invalidate(&mut self.cache_valid, bi);
+        for v in self.cache_valid[q].iter_mut() {
+            *v &= !(1u64 << bi);
+        }
         self.len[q] -= 1;
         self.free.push(slot);
         let done = last
@@ -954,9 +999,10 @@ impl Channel {
             let still_hit = self.lists[q][bi].iter().any(|&(_, r)| r == e.row);
             if !still_hit {
                 let b = &mut self.banks[bi];
-                let pre_at = b.next_pre.max(at);
+                let pre_at = b.next[PRE].max(at);
                 b.open_row = NO_ROW;
-                b.next_act = b.next_act.max(pre_at + t.pre_to_act);
+                invalidate(&mut self.cache_valid, bi);
+                hold(&mut b.next, ACT, pre_at + t.pre_to_act);
                 self.stats.precharges += 1;
             }
         }
@@ -986,7 +1032,7 @@ impl Channel {
         if self
             .banks
             .iter()
-            .any(|b| b.open_row != NO_ROW || b.next_act > self.refresh_due)
+            .any(|b| b.open_row != NO_ROW || b.next[ACT] > self.refresh_due)
         {
             return;
         }
@@ -1000,7 +1046,7 @@ impl Channel {
         let last = self.refresh_due + (k - 1) * refi;
         self.account_occupancy(last);
         for b in &mut self.banks {
-            b.next_act = b.next_act.max(last + self.p.timing.rfc);
+            hold(&mut b.next, ACT, last + self.p.timing.rfc);
         }
         self.stats.refreshes += k;
         self.stats.last_cycle = last;

@@ -271,6 +271,11 @@ impl MemorySystem {
     /// Issues channel `c`'s commands scheduled before `until`, refilling
     /// its queue from the backlog as slots free.
     fn run_channel_before(&mut self, c: usize, until: u64) {
+        if self.channels[c].floor() >= until {
+            // No command can fall before `until`: nothing to issue, and the
+            // next decision waits until it is needed.
+            return;
+        }
         self.channels[c].skip_idle_refreshes(until);
         while let Some(t) = self.channels[c].next_time() {
             if t >= until {
