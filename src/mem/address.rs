@@ -141,23 +141,18 @@ impl AddressMap {
         if addr >= self.capacity {
             return None;
         }
-        let mut d = DramAddr {
-            channel: 0,
-            bank_group: 0,
-            bank: 0,
-            row: 0,
-            column: 0,
-        };
-        for &(f, shift, mask, at) in &self.slices {
-            let v = (((addr >> shift) & mask) as u32) << at;
-            match f {
-                Field::Row => d.row |= v,
-                Field::Bank => d.bank |= v,
-                Field::BankGroup => d.bank_group |= v,
-                Field::Column => d.column |= v,
-                Field::Channel => d.channel |= v,
-            }
+        // Indexed by `Field as usize`: no branch per slice.
+        let mut f = [0u32; 5];
+        for &(field, shift, mask, at) in &self.slices {
+            f[field as usize] |= (((addr >> shift) & mask) as u32) << at;
         }
+        let d = DramAddr {
+            row: f[Field::Row as usize],
+            bank: f[Field::Bank as usize],
+            bank_group: f[Field::BankGroup as usize],
+            column: f[Field::Column as usize],
+            channel: f[Field::Channel as usize],
+        };
         Some(d)
     }
 }
