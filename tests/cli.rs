@@ -673,5 +673,9 @@ fn replay_cosim_without_the_rtl_feature_says_how_to_rebuild_and_exits_2() {
         "all",
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", show(&o));
-    assert!(stderr(&o).contains("rebuild with `--features rtl`"), "{}", show(&o));
+    assert!(
+        stderr(&o).contains("rebuild with `--features rtl`"),
+        "{}",
+        show(&o)
+    );
 }

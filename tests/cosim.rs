@@ -340,8 +340,13 @@ fn t3_mca_replay_of_a_tp8_trace_passes_with_every_block_in_lockstep() {
     assert!(o.status.success(), "{stderr}");
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
-    let checks = report["cosim"].as_array().expect("cosim key in report.json");
-    let blocks: Vec<&str> = checks.iter().map(|c| c["block"].as_str().unwrap()).collect();
+    let checks = report["cosim"]
+        .as_array()
+        .expect("cosim key in report.json");
+    let blocks: Vec<&str> = checks
+        .iter()
+        .map(|c| c["block"].as_str().unwrap())
+        .collect();
     assert_eq!(blocks, ["arbiter", "nmc", "tracker"]);
     for c in checks {
         assert_eq!(c["mode"], "t3-mca");
@@ -382,11 +387,19 @@ fn caught(block: &str, fault: &str, field: &str) -> u64 {
 
 #[test]
 fn a_wrong_arbiter_threshold_is_caught_at_the_first_diverging_cycle() {
-    let cycle = caught("arbiter", "arbiter", "grant: expected ComputeOnly, actual ComputeFirst");
+    let cycle = caught(
+        "arbiter",
+        "arbiter",
+        "grant: expected ComputeOnly, actual ComputeFirst",
+    );
     // The same fault confined to the cycles before the reported one passes:
     // no earlier cycle of any channel diverges.
     let dir = out_dir();
-    let o = replay_cosim(dir.path(), "arbiter", Some(&format!("arbiter:before={cycle}")));
+    let o = replay_cosim(
+        dir.path(),
+        "arbiter",
+        Some(&format!("arbiter:before={cycle}")),
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
@@ -394,7 +407,11 @@ fn a_wrong_arbiter_threshold_is_caught_at_the_first_diverging_cycle() {
 fn an_early_firing_tracker_is_caught_at_the_first_diverging_step() {
     let step = caught("tracker", "tracker", "fire: expected None");
     let dir = out_dir();
-    let o = replay_cosim(dir.path(), "tracker", Some(&format!("tracker:before={step}")));
+    let o = replay_cosim(
+        dir.path(),
+        "tracker",
+        Some(&format!("tracker:before={step}")),
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 

@@ -22,7 +22,8 @@ pub struct Request {
 
 impl Request {
     pub fn parse(blocks: &str, a: &ReplayArgs, cfg: &HwConfig) -> anyhow::Result<Request> {
-        let sel = Selection::parse(blocks).map_err(|m| input_error("command line", "--cosim", m))?;
+        let sel =
+            Selection::parse(blocks).map_err(|m| input_error("command line", "--cosim", m))?;
         let fault = a
             .cosim_fault
             .as_deref()
@@ -31,7 +32,12 @@ impl Request {
             .map_err(|m| input_error("command line", "--cosim-fault", m))?;
         let has = |ms: &[Mode]| a.modes.iter().any(|m| ms.contains(m));
         let needs = [
-            (sel.tracker, has(&[Mode::T3, Mode::T3Mca]), "tracker", "t3 or t3-mca"),
+            (
+                sel.tracker,
+                has(&[Mode::T3, Mode::T3Mca]),
+                "tracker",
+                "t3 or t3-mca",
+            ),
             (
                 sel.nmc,
                 has(&[Mode::RsNmc, Mode::T3, Mode::T3Mca]),

@@ -9,8 +9,8 @@
 //! - `nmc`: every near-memory update burst the DRAM performs goes through
 //!   the RTL ALU and the model's add. The replay carries signatures, not
 //!   FP16 data, so the operands are synthetic: per device a seeded stream
-//!   of the ALU stimulus (specials, subnormals, near-cancellation), in the
-//!   order the DRAM serves the updates, in the config's `mem.nmc.dtype`.
+//!   (specials, subnormals, exact and near cancellation, equal exponents),
+//!   in the order the DRAM serves the updates, in `mem.nmc.dtype`.
 //! - `arbiter`: every channel of every simulated device gets an RTL t3-mca
 //!   arbiter, stepped through the DRAM cycles between the controller's
 //!   logged arbitration events (see `mem::arbiter::ArbEvent`) with the
