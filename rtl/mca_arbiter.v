@@ -5,7 +5,8 @@
 //           2 ComputeOnly  otherwise       (0 Both is never produced here)
 // then starve <= comm_waiting && !comm_served ? starve + 1 (saturating) : 0.
 // threshold and limit are inputs so one build covers every setting.
-// The grant for the inputs at a clock edge is visible after it.
+// The grant for the inputs at a clock edge is visible after it; `starve`
+// is the counter after the edge (the value the next edge's grant uses).
 // Reference: McaCycleModel::step in src/mem/arbiter.rs.
 `default_nettype none
 
@@ -18,14 +19,13 @@ module mca_arbiter (
     input  wire        comm_served,
     input  wire [15:0] threshold,
     input  wire [31:0] limit,
-    output reg  [1:0]  grant
+    output reg  [1:0]  grant,
+    output reg  [31:0] starve
 );
 
   localparam logic [1:0] COMPUTE_FIRST = 2'd1;
   localparam logic [1:0] COMPUTE_ONLY  = 2'd2;
   localparam logic [1:0] COMM_FIRST    = 2'd3;
-
-  reg [31:0] starve;
 
   always @(posedge clk) begin
     if (rst) begin

@@ -39,11 +39,10 @@ module nmc_alu #(
     reg [25:0] r;
     reg [8:0]  e;             // result exponent, one bit of headroom
     reg [4:0]  lz, shl;
-    reg        found;
+    reg [31:0] v;
     reg [14:0] packed_mag;
     reg        g, st, inc;
     reg [15:0] res;
-    integer    k;
     begin
       if (is_bf) begin
         ex = x[14:7]; mx = {x[6:0], 3'b000};
@@ -95,14 +94,16 @@ module nmc_alu #(
           end else begin
             // Normalise left, but never below the minimum exponent: what
             // is left without a hidden bit is a subnormal.
+            // Leading zeros of r[24:0] by halving (five steps, not a
+            // 25-step scan: the simulation runs every lane every cycle).
+            // The ones appended below the field bound the count at 25.
+            v = {r[24:0], 7'h7F};
             lz = 5'd0;
-            found = 1'b0;
-            for (k = 24; k >= 0; k = k - 1) begin
-              if (!found && r[k]) begin
-                found = 1'b1;
-                lz = 5'(24 - k);
-              end
-            end
+            if (v[31:16] == 16'd0) begin lz = lz + 5'd16; v = v << 16; end
+            if (v[31:24] == 8'd0)  begin lz = lz + 5'd8;  v = v << 8;  end
+            if (v[31:28] == 4'd0)  begin lz = lz + 5'd4;  v = v << 4;  end
+            if (v[31:30] == 2'd0)  begin lz = lz + 5'd2;  v = v << 2;  end
+            if (v[31] == 1'b0)     begin lz = lz + 5'd1;               end
             shl = ({4'd0, lz} < e) ? lz : 5'(e - 9'd1);
             r = r << shl;
             e = e - {4'd0, shl};

@@ -51,6 +51,7 @@ pub mod ffi {
     #[derive(Debug, Clone, Copy)]
     struct McaOutPins {
         grant: u8,
+        starve: u32,
     }
 
     unsafe extern "C++" {

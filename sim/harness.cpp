@@ -123,6 +123,7 @@ McaOutPins McaRtl::step(const McaPins& pins) {
   cycle();
   McaOutPins out;
   out.grant = top_->grant;
+  out.starve = top_->starve;
   return out;
 }
 

@@ -642,3 +642,40 @@ fn partly_supported_import_warns_and_strict_makes_it_an_error() {
         show(&o)
     );
 }
+
+#[test]
+fn replay_cosim_names_unknown_blocks_and_exits_2() {
+    let o = t3sim(&[
+        "replay",
+        "traces/mega-gpt2-tp8-op.json",
+        "--modes",
+        "t3-mca",
+        "--cosim",
+        "tracker,dma",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(
+        stderr(&o).contains("unknown block `dma`; known: tracker, nmc, arbiter, all"),
+        "{}",
+        show(&o)
+    );
+}
+
+#[cfg(not(feature = "rtl"))]
+#[test]
+fn replay_cosim_without_the_rtl_feature_says_how_to_rebuild_and_exits_2() {
+    let o = t3sim(&[
+        "replay",
+        "traces/mega-gpt2-tp8-op.json",
+        "--modes",
+        "t3-mca",
+        "--cosim",
+        "all",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(
+        stderr(&o).contains("rebuild with `--features rtl`"),
+        "{}",
+        show(&o)
+    );
+}

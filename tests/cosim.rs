@@ -307,3 +307,118 @@ fn nmc_alu_rtl_matches_every_operand_pair() {
         }
     }
 }
+
+// ----- whole replays with the RTL in lockstep (`replay --cosim`) -----
+
+/// The smallest shipped TP 8 trace (the OP sub-layer of Mega-GPT-2).
+const TP8: &str = "traces/mega-gpt2-tp8-op.json";
+
+fn t3sim(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_t3sim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("t3sim runs")
+}
+
+fn replay_cosim(out: &Path, blocks: &str, fault: Option<&str>) -> std::process::Output {
+    let out = out.to_str().expect("utf-8 temp path");
+    let mut args = vec![
+        "-q", "replay", TP8, "--modes", "t3-mca", "--cosim", blocks, "--out", out,
+    ];
+    if let Some(f) = fault {
+        args.extend(["--cosim-fault", f]);
+    }
+    t3sim(&args)
+}
+
+#[test]
+fn t3_mca_replay_of_a_tp8_trace_passes_with_every_block_in_lockstep() {
+    let dir = out_dir();
+    let o = replay_cosim(dir.path(), "tracker,nmc,arbiter", None);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
+    let checks = report["cosim"]
+        .as_array()
+        .expect("cosim key in report.json");
+    let blocks: Vec<&str> = checks
+        .iter()
+        .map(|c| c["block"].as_str().unwrap())
+        .collect();
+    assert_eq!(blocks, ["arbiter", "nmc", "tracker"]);
+    for c in checks {
+        assert_eq!(c["mode"], "t3-mca");
+        // Symmetric ring: one device stands for all; 32 channels of HBM.
+        let instances = if c["block"] == "arbiter" { 32 } else { 1 };
+        assert_eq!(c["instances"], instances, "{c}");
+        assert!(c["checked"].as_u64().unwrap() > 1_000_000, "{c}");
+    }
+}
+
+/// Runs `fault` on `block`; returns the reported cycle after checking the
+/// report and the waveform.
+fn caught(block: &str, fault: &str, field: &str) -> u64 {
+    let dir = out_dir();
+    let o = replay_cosim(dir.path(), block, Some(fault));
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    let head = format!("{block} (t3-mca replay): RTL diverges from the model on device 0");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains(&head))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    let cycle: u64 = line
+        .split(" at cycle ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(stderr.contains(field), "{stderr}");
+    let vcd = stderr
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("waveform:  "))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    let text = std::fs::read_to_string(vcd).unwrap_or_else(|e| panic!("{vcd}: {e}\n{stderr}"));
+    assert!(text.contains("$enddefinitions"), "{vcd}");
+    cycle
+}
+
+#[test]
+fn a_wrong_arbiter_threshold_is_caught_at_the_first_diverging_cycle() {
+    let cycle = caught(
+        "arbiter",
+        "arbiter",
+        "grant: expected ComputeOnly, actual ComputeFirst",
+    );
+    // The same fault confined to the cycles before the reported one passes:
+    // no earlier cycle of any channel diverges.
+    let dir = out_dir();
+    let o = replay_cosim(
+        dir.path(),
+        "arbiter",
+        Some(&format!("arbiter:before={cycle}")),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn an_early_firing_tracker_is_caught_at_the_first_diverging_step() {
+    let step = caught("tracker", "tracker", "fire: expected None");
+    let dir = out_dir();
+    let o = replay_cosim(
+        dir.path(),
+        "tracker",
+        Some(&format!("tracker:before={step}")),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn replay_cosim_rejects_blocks_no_mode_exercises() {
+    let o = t3sim(&["replay", TP8, "--modes", "sequential", "--cosim", "arbiter"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("no selected mode exercises the arbiter"), "{e}");
+}

@@ -14,6 +14,7 @@ mod plot;
 mod presets;
 pub mod progress;
 mod replay;
+mod replay_cosim;
 mod report_plots;
 mod sweep;
 mod trace_check;

@@ -8,7 +8,8 @@ pub const EXAMPLES: &str = "Examples:
   t3sim replay traces/tnlg-tp8-fc2.json --out out/tnlg-fc2
   t3sim replay traces/tnlg-tp8-fc2.json --out out/tnlg-fc2 --plots
   t3sim replay traces/mega-gpt2-tp8-op.json --modes sequential,rs-nmc --json
-  t3sim replay my.json --config my.toml --set link.bw_gbps_per_dir=150";
+  t3sim replay my.json --config my.toml --set link.bw_gbps_per_dir=150
+  t3sim replay traces/mega-gpt2-tp8-op.json --modes t3-mca --cosim all   (build with --features rtl)";
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
@@ -24,7 +25,7 @@ pub struct ReplayArgs {
     #[arg(long = "set", value_name = "FIELD=VALUE")]
     pub set: Vec<String>,
     /// Modes to run (comma-separated).
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = Mode::ALL.to_vec())]
+    #[arg(long, visible_alias = "mode", value_enum, value_delimiter = ',', default_values_t = Mode::ALL.to_vec())]
     pub modes: Vec<Mode>,
     /// Directory for report.json (created if missing).
     #[arg(long)]
@@ -43,6 +44,19 @@ pub struct ReplayArgs {
     /// Also draw speedup.png/svg and traffic.png/svg into --out.
     #[arg(long, requires = "out")]
     pub plots: bool,
+    /// Check RTL blocks in lockstep with the model during the replay:
+    /// `tracker`, `nmc`, `arbiter` (comma-separated) or `all`. Needs a build
+    /// with `--features rtl`; a divergence exits 1 with a report and a VCD
+    /// in --out (or out/cosim).
+    #[arg(long, value_name = "BLOCKS")]
+    pub cosim: Option<String>,
+    /// Seed of the synthetic NMC operands under --cosim.
+    #[arg(long, default_value_t = 1, requires = "cosim")]
+    pub cosim_seed: u64,
+    /// Test only: feed one block's RTL a deliberate error
+    /// (`tracker|nmc|arbiter[:before=CYCLE]`).
+    #[arg(long, hide = true, requires = "cosim")]
+    pub cosim_fault: Option<String>,
 }
 
 pub fn run(a: ReplayArgs, ui: &Ui) -> anyhow::Result<()> {
@@ -57,9 +71,26 @@ pub fn run(a: ReplayArgs, ui: &Ui) -> anyhow::Result<()> {
         watchdog_ps: a.watchdog_us.saturating_mul(1_000_000).max(1),
         all_devices: a.all_devices,
     };
-    let report = modes::replay_with(&trace, &cfg, &a.modes, opts)?;
+    let (report, cosim) = match &a.cosim {
+        None => (modes::replay_with(&trace, &cfg, &a.modes, opts)?, None),
+        Some(blocks) => {
+            let c = super::replay_cosim::Request::parse(blocks, &a, &cfg)?;
+            let (r, checks) = c.run(&trace, &cfg, opts, ui)?;
+            (r, Some(checks))
+        }
+    };
     drop(spin);
-    let text = serde_json::to_string_pretty(&report)?;
+    let text = match cosim {
+        None => serde_json::to_string_pretty(&report)?,
+        Some(checks) => {
+            // An extra top-level key, present only under --cosim.
+            let mut v = serde_json::to_value(&report)?;
+            if let Some(o) = v.as_object_mut() {
+                o.insert("cosim".into(), serde_json::to_value(&checks)?);
+            }
+            serde_json::to_string_pretty(&v)?
+        }
+    };
     if let Some(dir) = &a.out {
         std::fs::create_dir_all(dir)
             .map_err(|e| t3sim::Error::io(format!("cannot create {}", dir.display()), e))?;

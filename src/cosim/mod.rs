@@ -10,8 +10,11 @@
 
 mod lockstep;
 mod models;
+pub mod replay;
 mod stimulus;
 
+#[cfg(feature = "rtl")]
+pub mod replay_rtl;
 #[cfg(feature = "rtl")]
 pub mod rtl;
 

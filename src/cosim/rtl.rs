@@ -114,13 +114,18 @@ impl Block for AluRtl {
 
 const _: () = assert!(LANES == 32, "sim/bridge.rs carries 32 lanes");
 
-/// rtl/mca_arbiter.v.
-pub struct McaRtl(cxx::UniquePtr<ffi::McaRtl>);
+/// rtl/mca_arbiter.v, with its starvation counter after the last edge.
+pub struct McaRtl(cxx::UniquePtr<ffi::McaRtl>, u32);
 traced!(McaRtl);
 
 impl McaRtl {
     pub fn new(traced: bool) -> Self {
-        McaRtl(ffi::new_mca(traced))
+        McaRtl(ffi::new_mca(traced), 0)
+    }
+
+    /// The starvation counter the next edge's grant uses.
+    pub fn starve_cycles(&self) -> u32 {
+        self.1
     }
 }
 
@@ -136,6 +141,7 @@ impl Block for McaRtl {
             threshold: i.threshold,
             limit: i.limit,
         });
+        self.1 = o.starve;
         Grant::from_bits(o.grant)
     }
 }

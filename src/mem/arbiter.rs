@@ -17,6 +17,12 @@
 //! means a communication request's column command issued in cycle `c`.
 //! [`McaCycleModel`] is that per-cycle form; the event-driven controller
 //! computes the same number as `now - since`.
+//!
+//! `comm_waiting` means a communication request is queued at the
+//! controller or held at its door by the arbiter (refused admission); it
+//! does not depend on which queue the write-drain mode makes active. The
+//! controller uses that one definition for the grant, for admission and for
+//! the starvation clock, and logs [`ArbEvent`]s for the co-simulation.
 
 /// Names accepted in configs.
 pub const NAMES: &[&str] = &["fr-fcfs", "compute-first", "t3-mca"];
@@ -156,6 +162,34 @@ pub fn build(
         })),
         _ => None,
     }
+}
+
+/// What a controller's arbitration did, logged (when enabled) for the
+/// per-cycle co-simulation of the arbiter (`src/cosim/replay/`). Per
+/// channel, events come in non-decreasing cycle order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArbEvent {
+    /// Communication starts waiting at `cycle` (nothing was queued or held).
+    CommWaits { cycle: u64 },
+    /// An admission check of a communication request at `cycle`; `grant`
+    /// `ComputeOnly` refused it.
+    Admission {
+        cycle: u64,
+        inputs: ArbInputs,
+        threshold: u32,
+        grant: Grant,
+    },
+    /// A command decision (a request's command) issued at `cycle`.
+    Decision {
+        cycle: u64,
+        inputs: ArbInputs,
+        threshold: u32,
+        grant: Grant,
+        /// A communication request's column command issued.
+        comm_served: bool,
+        /// Communication still waits after this cycle.
+        comm_waiting_after: bool,
+    },
 }
 
 /// Inputs of the arbiter in one DRAM cycle (the RTL's ports).

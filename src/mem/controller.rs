@@ -11,7 +11,7 @@
 //! arrival makes the controller decide again. At most one command issues
 //! per cycle.
 
-use super::arbiter::{ArbInputs, ArbitrationPolicy, Grant};
+use super::arbiter::{ArbEvent, ArbInputs, ArbitrationPolicy, Grant};
 use super::request::{Op, Stream, StreamClass};
 use super::scheduler::{Candidate, Scheduler, priority_key};
 use super::stats::ChannelStats;
@@ -182,10 +182,15 @@ pub(crate) struct Channel {
     floor: u64,
     compute_queued: u32,
     comm_queued: u32,
-    /// Cycle from which the oldest communication request has gone unserved.
+    /// Cycle from which communication has waited (queued or held) without
+    /// a column command served: the starvation clock.
     comm_since: u64,
-    /// Cycle from which communication has been refused admission.
-    comm_held_since: Option<u64>,
+    /// Communication has been refused admission and not yet admitted.
+    comm_held: bool,
+    /// Arbitration events for the co-simulation, when enabled.
+    pub(crate) arb_log: Option<Vec<ArbEvent>>,
+    /// Arbiter inputs and grant of the pending ranked decision.
+    decision_arb: (ArbInputs, Grant),
     next_age: u64,
     arbiter: Box<dyn ArbitrationPolicy>,
     scheduler: Box<dyn Scheduler>,
@@ -268,7 +273,9 @@ impl Channel {
             compute_queued: 0,
             comm_queued: 0,
             comm_since: 0,
-            comm_held_since: None,
+            comm_held: false,
+            arb_log: None,
+            decision_arb: (ArbInputs::default(), Grant::Both),
             next_age: 0,
             arbiter,
             scheduler,
@@ -322,25 +329,49 @@ impl Channel {
         if class == StreamClass::Compute || !self.ranked {
             return true;
         }
-        let since = match (self.comm_held_since, self.comm_queued > 0) {
-            (Some(h), true) => h.min(self.comm_since),
-            (Some(h), false) => h,
-            (None, true) => self.comm_since,
-            (None, false) => now,
-        };
-        let g = self.arbiter.grant(&ArbInputs {
+        // The arbiter cannot act in a cycle whose command already issued.
+        let now = now.max(self.floor);
+        let waiting = self.comm_waiting();
+        let inputs = ArbInputs {
             compute_waiting: self.compute_queued > 0,
             comm_waiting: true,
             occupancy: (self.len[0] + self.len[1]) as u32,
-            starve_cycles: now.saturating_sub(since),
-        });
-        if g == Grant::ComputeOnly {
-            self.comm_held_since.get_or_insert(now);
-            false
-        } else {
-            self.comm_held_since = None;
-            true
+            starve_cycles: if waiting {
+                now.saturating_sub(self.comm_since)
+            } else {
+                0
+            },
+        };
+        let g = self.arbiter.grant(&inputs);
+        if let Some(log) = &mut self.arb_log {
+            log.push(ArbEvent::Admission {
+                cycle: now,
+                inputs,
+                threshold: self.arbiter.threshold().unwrap_or(0),
+                grant: g,
+            });
         }
+        if g != Grant::ComputeOnly {
+            // `comm_held` stays until the request is queued (`enqueue`), so
+            // its wait carries over into the queue.
+            return true;
+        }
+        if !waiting {
+            self.comm_since = now;
+            // The pending decision's grant saw no communication waiting.
+            self.dirty = true;
+            if let Some(log) = &mut self.arb_log {
+                log.push(ArbEvent::CommWaits { cycle: now });
+            }
+        }
+        self.comm_held = true;
+        false
+    }
+
+    /// A communication request is queued here or held at the door.
+    #[inline]
+    fn comm_waiting(&self) -> bool {
+        self.comm_queued > 0 || self.comm_held
     }
 
     /// No command issues before this cycle.
@@ -406,9 +437,14 @@ impl Channel {
         match stream.class() {
             StreamClass::Compute => self.compute_queued += 1,
             StreamClass::Comm => {
-                if self.comm_queued == 0 {
-                    self.comm_since = now;
+                if !self.comm_waiting() {
+                    let t = now.max(self.floor);
+                    self.comm_since = t;
+                    if let Some(log) = &mut self.arb_log {
+                        log.push(ArbEvent::CommWaits { cycle: t });
+                    }
                 }
+                self.comm_held = false;
                 self.comm_queued += 1;
             }
         }
@@ -756,15 +792,12 @@ impl Channel {
         }
         let mut t_all = u64::MAX;
         let mut t_compute = u64::MAX;
-        let (mut compute_active, mut comm_active) = (false, false);
+        let mut compute_active = false;
         for o in &offers {
             t_all = t_all.min(o.at);
-            match o.cand.class {
-                StreamClass::Compute => {
-                    compute_active = true;
-                    t_compute = t_compute.min(o.at);
-                }
-                StreamClass::Comm => comm_active = true,
+            if o.cand.class == StreamClass::Compute {
+                compute_active = true;
+                t_compute = t_compute.min(o.at);
             }
         }
         if offers.is_empty() {
@@ -776,11 +809,15 @@ impl Channel {
         // the controller's total occupancy.
         let occupancy = (self.len[0] + self.len[1]) as u32;
         let comm_since = self.comm_since;
+        // Communication waiting in the inactive queue or at the door counts
+        // as waiting too (one definition with admission and the RTL); with
+        // no communication offer the grant cannot change the choice.
+        let comm_waiting = self.comm_waiting();
         let arb_in = |at: u64| ArbInputs {
             compute_waiting: compute_active,
-            comm_waiting: comm_active,
+            comm_waiting,
             occupancy,
-            starve_cycles: if comm_active {
+            starve_cycles: if comm_waiting {
                 at.saturating_sub(comm_since)
             } else {
                 0
@@ -840,6 +877,7 @@ impl Channel {
             return Some(self.refresh_choice());
         }
         self.decision_stall = stall;
+        self.decision_arb = (arb_in(at), grant);
         Some((at, choice))
     }
 
@@ -876,10 +914,29 @@ impl Channel {
                 if self.ranked {
                     self.stats.arb_stall_cycles += self.decision_stall;
                 }
-                self.issue_request(at, slot, cmd, out)
+                let comm = self.slab[slot as usize].stream.class() == StreamClass::Comm;
+                self.issue_request(at, slot, cmd, out);
+                if self.ranked {
+                    self.log_decision(at, comm && !matches!(cmd, Cmd::Act | Cmd::Pre));
+                }
             }
         }
         Some(at)
+    }
+
+    fn log_decision(&mut self, at: u64, comm_served: bool) {
+        let waiting = self.comm_waiting();
+        if let Some(log) = &mut self.arb_log {
+            let (inputs, grant) = self.decision_arb;
+            log.push(ArbEvent::Decision {
+                cycle: at,
+                inputs,
+                threshold: self.arbiter.threshold().unwrap_or(0),
+                grant,
+                comm_served,
+                comm_waiting_after: waiting,
+            });
+        }
     }
 
     fn issue_request(&mut self, at: u64, slot: u16, cmd: Cmd, out: &mut Vec<Served>) {

@@ -515,6 +515,25 @@ impl MemorySystem {
         }
     }
 
+    /// Logs every channel's arbitration events from now on (co-simulation).
+    pub fn enable_arb_log(&mut self) {
+        for c in &mut self.channels {
+            c.arb_log = Some(Vec::new());
+        }
+    }
+
+    /// Hands over the arbitration events logged since the last call, per
+    /// channel in cycle order.
+    pub fn drain_arb_log(&mut self, mut f: impl FnMut(u32, arbiter::ArbEvent)) {
+        for (i, c) in self.channels.iter_mut().enumerate() {
+            if let Some(log) = &mut c.arb_log {
+                for e in log.drain(..) {
+                    f(i as u32, e);
+                }
+            }
+        }
+    }
+
     pub fn arbitration(&self) -> &'static str {
         self.channels[0].arbiter().name()
     }

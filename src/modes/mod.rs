@@ -3,6 +3,7 @@
 
 pub mod bandwidth;
 pub mod plan;
+pub mod probe;
 pub mod sim;
 
 use crate::config::HwConfig;
@@ -106,6 +107,14 @@ pub fn run_mode_with(
     run_mode_opts(trace, cfg, mode, allow_symmetry, Options::default())
 }
 
+/// Makes the probe (if any) watching one simulated run of a mode, given
+/// the config as that mode runs it.
+pub type ProbeFactory<'a> = &'a (dyn Fn(Mode, &HwConfig) -> Option<Box<dyn probe::Probe>> + Sync);
+
+fn no_probe(_: Mode, _: &HwConfig) -> Option<Box<dyn probe::Probe>> {
+    None
+}
+
 /// [`run_mode_with`] with options.
 pub fn run_mode_opts(
     trace: &Trace,
@@ -113,6 +122,18 @@ pub fn run_mode_opts(
     mode: Mode,
     allow_symmetry: bool,
     opts: Options,
+) -> Result<Option<SimResult>> {
+    run_mode_probed(trace, cfg, mode, allow_symmetry, opts, &no_probe)
+}
+
+/// [`run_mode_opts`] watched by the probe `probes` makes for the mode.
+pub fn run_mode_probed(
+    trace: &Trace,
+    cfg: &HwConfig,
+    mode: Mode,
+    allow_symmetry: bool,
+    opts: Options,
+    probes: ProbeFactory,
 ) -> Result<Option<SimResult>> {
     let mut cfg = cfg.clone();
     let plan = match mode {
@@ -140,7 +161,11 @@ pub fn run_mode_opts(
     };
     let mut plan = with(plan, opts);
     plan.allow_symmetry = allow_symmetry;
-    simulate(trace, &cfg, plan).map(Some)
+    let sim = Sim::new(trace, &cfg, plan)?;
+    match probes(mode, &cfg) {
+        Some(p) => sim.with_probe(p).run().map(Some),
+        None => sim.run().map(Some),
+    }
 }
 
 /// Knobs of a replay that are not hardware.
@@ -178,6 +203,18 @@ pub fn replay_with(
     modes: &[Mode],
     opts: Options,
 ) -> Result<crate::report::replay::ReplayReport> {
+    replay_probed(trace, cfg, modes, opts, &no_probe)
+}
+
+/// [`replay_with`], the modes' runs watched by the probes `probes` makes
+/// (the isolated baselines are not watched).
+pub fn replay_probed(
+    trace: &Trace,
+    cfg: &HwConfig,
+    modes: &[Mode],
+    opts: Options,
+    probes: ProbeFactory,
+) -> Result<crate::report::replay::ReplayReport> {
     use rayon::prelude::*;
     let mut plans: Vec<Option<Mode>> = vec![None, None];
     plans.extend(modes.iter().map(|m| Some(*m)));
@@ -193,7 +230,7 @@ pub fn replay_with(
                 with(Plan::new(false, Some(RsKind::Kernel)), opts),
             )
             .map(Some),
-            (_, Some(m)) => run_mode_opts(trace, cfg, *m, !opts.all_devices, opts),
+            (_, Some(m)) => run_mode_probed(trace, cfg, *m, !opts.all_devices, opts, probes),
             _ => Ok(None),
         })
         .collect();

@@ -309,6 +309,7 @@ pub struct Sim<'a> {
     /// When work last finished (for the watchdog).
     progress_at: Ps,
     sim_devs: u32,
+    probe: Option<Box<dyn super::probe::Probe>>,
 }
 
 impl<'a> Sim<'a> {
@@ -460,7 +461,17 @@ impl<'a> Sim<'a> {
             progress_at: 0,
             symmetric,
             sim_devs,
+            probe: None,
         })
+    }
+
+    /// Lets `probe` watch the run (the RTL co-simulation).
+    pub fn with_probe(mut self, mut probe: Box<dyn super::probe::Probe>) -> Self {
+        for dev in &mut self.devs {
+            probe.attach(dev.id, &mut dev.mem);
+        }
+        self.probe = Some(probe);
+        self
     }
 
     /// Runs to completion and checks every device's reduced chunk.
@@ -485,6 +496,11 @@ impl<'a> Sim<'a> {
             self.now = t;
             self.events += 1;
             self.dispatch(ev)?;
+            if self.probe.as_ref().is_some_and(|p| p.stop()) {
+                return Err(Error::Check(
+                    "stopped: the RTL co-simulation diverged from the model".into(),
+                ));
+            }
             // Watchdog: events that only go round (retries, wake-ups)
             // without finishing any work are a livelock.
             if self.now - self.progress_at > self.plan.watchdog_ps {
@@ -494,6 +510,11 @@ impl<'a> Sim<'a> {
                     self.now / 1000,
                     self.stuck_report().join("\n")
                 )));
+            }
+        }
+        if let Some(p) = &mut self.probe {
+            for dev in &mut self.devs {
+                p.memory(dev.id, &mut dev.mem, &[]);
             }
         }
         self.finish()
@@ -605,6 +626,9 @@ impl<'a> Sim<'a> {
         let clk = dev.mclk;
         let mut comps = std::mem::take(&mut self.comps);
         comps.extend(dev.mem.drain_completions());
+        if let Some(p) = &mut self.probe {
+            p.memory(d, &mut dev.mem, &comps);
+        }
         for c in comps.drain(..) {
             let op = c.tag as u32;
             self.devs[d as usize]
@@ -892,7 +916,11 @@ impl<'a> Sim<'a> {
             let t3 = &mut self.devs[d as usize].t3;
             let tr = t3.tracker.as_mut().expect("t3 plans build a tracker");
             while accepted < lines {
-                let out = tr.step(TrackerIn::update(p.tile as u32, expected));
+                let input = TrackerIn::update(p.tile as u32, expected);
+                let out = tr.step(input);
+                if let Some(probe) = &mut self.probe {
+                    probe.tracker(d, input, out);
+                }
                 if !out.accept {
                     break;
                 }
