@@ -416,6 +416,28 @@ fn an_early_firing_tracker_is_caught_at_the_first_diverging_step() {
 }
 
 #[test]
+fn a_wrong_alu_lane_is_caught_at_the_first_diverging_update() {
+    let dir = out_dir();
+    let o = replay_cosim(dir.path(), "nmc", Some("nmc"));
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("nmc (t3-mca replay): RTL diverges from the model on device 0"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(stderr.contains("differing: sum[0]"), "{stderr}");
+    let cycle: u64 = line
+        .split(" at cycle ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    let dir = out_dir();
+    let o = replay_cosim(dir.path(), "nmc", Some(&format!("nmc:before={cycle}")));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
 fn replay_cosim_rejects_blocks_no_mode_exercises() {
     let o = t3sim(&["replay", TP8, "--modes", "sequential", "--cosim", "arbiter"]);
     assert_eq!(o.status.code(), Some(2));
