@@ -41,7 +41,7 @@ pub mod ffi {
     struct McaPins {
         compute_waiting: bool,
         comm_waiting: bool,
-        occupancy: u16,
+        compute_occupancy: u16,
         comm_served: bool,
         threshold: u16,
         limit: u32,

@@ -116,7 +116,7 @@ McaRtl::McaRtl(bool traced) : Clocked(traced) {
 McaOutPins McaRtl::step(const McaPins& pins) {
   top_->compute_waiting = pins.compute_waiting;
   top_->comm_waiting = pins.comm_waiting;
-  top_->occupancy = pins.occupancy;
+  top_->compute_occupancy = pins.compute_occupancy;
   top_->comm_served = pins.comm_served;
   top_->threshold = pins.threshold;
   top_->limit = pins.limit;

@@ -182,7 +182,7 @@ mod tests {
         let busy = McaCycleIn {
             compute_waiting: true,
             comm_waiting: true,
-            occupancy: 10,
+            compute_occupancy: 10,
             comm_served: false,
         };
         let i = McaIn {

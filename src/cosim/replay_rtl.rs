@@ -76,7 +76,8 @@ pub fn check_config(cfg: &HwConfig, sel: Selection) -> Result<(), InputError> {
         if k.read_queue + k.write_queue > u16::MAX as u32 {
             return at(
                 "mem.controller.read_queue",
-                "the queues hold more than the RTL arbiter's 16-bit occupancy port counts".into(),
+                "the queues hold more than the RTL arbiter's 16-bit compute_occupancy port counts"
+                    .into(),
             );
         }
     }
@@ -838,7 +839,7 @@ impl ArbChecker {
                     cycle: McaCycleIn {
                         compute_waiting: inputs.compute_waiting,
                         comm_waiting: inputs.comm_waiting,
-                        occupancy: inputs.occupancy.min(u16::MAX as u32) as u16,
+                        compute_occupancy: inputs.compute_occupancy.min(u16::MAX as u32) as u16,
                         comm_served,
                     },
                     threshold: th,

@@ -136,7 +136,7 @@ impl Block for McaRtl {
         let o = self.0.pin_mut().step(&ffi::McaPins {
             compute_waiting: i.cycle.compute_waiting,
             comm_waiting: i.cycle.comm_waiting,
-            occupancy: i.cycle.occupancy,
+            compute_occupancy: i.cycle.compute_occupancy,
             comm_served: i.cycle.comm_served,
             threshold: i.threshold,
             limit: i.limit,

@@ -296,7 +296,7 @@ impl Stimulus for AluStimulus {
     }
 }
 
-/// Arbiter inputs: occupancy hovering around the threshold, waiting flags
+/// Arbiter inputs: compute occupancy hovering around the threshold, waiting flags
 /// in runs, rare service, small limits so that starvation forces
 /// communication through, and settings that change every few thousand
 /// cycles.
@@ -350,7 +350,7 @@ impl Stimulus for McaStimulus {
         if r.random_bool(0.1) {
             c.comm_waiting = !c.comm_waiting;
         }
-        c.occupancy = if r.random_bool(0.8) {
+        c.compute_occupancy = if r.random_bool(0.8) {
             let t = self.state.threshold as i32 + r.random_range(-3..=3);
             t.clamp(0, u16::MAX as i32) as u16
         } else {

@@ -5,10 +5,18 @@
 //! - `fr-fcfs`: no distinction; the scheduler sees every request alike.
 //! - `compute-first`: both streams eligible, compute ranked first.
 //! - `t3-mca` (T3's memory-controller arbitration): compute ranked first;
-//!   communication is held back while the controller's queue occupancy is
-//!   at or above a threshold and compute is waiting; a communication
-//!   request that has waited `starvation_limit_cycles` is forced through
-//!   (ranked first).
+//!   communication is held back while the compute requests queued at the
+//!   controller are at or above a threshold (and compute is waiting); a
+//!   communication request that has waited `starvation_limit_cycles` is
+//!   forced through (ranked first).
+//!
+//! Why only compute requests count: the paper's threshold stands for the
+//! GEMM's memory intensity (replays derive it from the compute occupancy
+//! of the first stage), so it is compared with the same quantity. Counting
+//! queued communication too would make communication block itself: once
+//! a few DMA reads or updates are queued they would hold back every other
+//! communication request even when the GEMM's own demand is light, until
+//! the starvation limit forces them through.
 //!
 //! The controller asks at every command decision. The starvation count is
 //! defined per DRAM cycle so that the RTL arbiter (`rtl/mca_arbiter.v`) can
@@ -32,8 +40,9 @@ pub const NAMES: &[&str] = &["fr-fcfs", "compute-first", "t3-mca"];
 pub struct ArbInputs {
     pub compute_waiting: bool,
     pub comm_waiting: bool,
-    /// Requests queued at the controller (read + write queues).
-    pub occupancy: u32,
+    /// Compute requests queued at the controller (read + write queues);
+    /// communication requests are not counted (see the module comment).
+    pub compute_occupancy: u32,
     /// Cycles the oldest communication request has gone unserved.
     pub starve_cycles: u64,
 }
@@ -119,7 +128,7 @@ pub struct T3Mca {
 pub fn mca_grant(threshold: u32, limit: u64, inp: &ArbInputs) -> Grant {
     if inp.comm_waiting && inp.starve_cycles >= limit {
         Grant::CommFirst
-    } else if !inp.compute_waiting || inp.occupancy < threshold {
+    } else if !inp.compute_waiting || inp.compute_occupancy < threshold {
         Grant::ComputeFirst
     } else {
         Grant::ComputeOnly
@@ -197,7 +206,8 @@ pub enum ArbEvent {
 pub struct McaCycleIn {
     pub compute_waiting: bool,
     pub comm_waiting: bool,
-    pub occupancy: u16,
+    /// Compute requests queued at the controller.
+    pub compute_occupancy: u16,
     /// A communication request's column command issued this cycle.
     pub comm_served: bool,
 }
@@ -228,7 +238,7 @@ impl McaCycleModel {
             &ArbInputs {
                 compute_waiting: i.compute_waiting,
                 comm_waiting: i.comm_waiting,
-                occupancy: i.occupancy as u32,
+                compute_occupancy: i.compute_occupancy as u32,
                 starve_cycles: self.starve as u64,
             },
         );
@@ -258,13 +268,13 @@ mod tests {
         let mut i = ArbInputs {
             compute_waiting: true,
             comm_waiting: true,
-            occupancy: 8,
+            compute_occupancy: 8,
             starve_cycles: 0,
         };
         assert_eq!(p.grant(&i), Grant::ComputeOnly);
-        i.occupancy = 7;
+        i.compute_occupancy = 7;
         assert_eq!(p.grant(&i), Grant::ComputeFirst);
-        i.occupancy = 30;
+        i.compute_occupancy = 30;
         i.compute_waiting = false;
         assert_eq!(p.grant(&i), Grant::ComputeFirst);
         i.compute_waiting = true;
@@ -278,7 +288,7 @@ mod tests {
         let busy = McaCycleIn {
             compute_waiting: true,
             comm_waiting: true,
-            occupancy: 10,
+            compute_occupancy: 10,
             comm_served: false,
         };
         let g: Vec<Grant> = (0..5).map(|_| m.step(busy)).collect();

@@ -319,7 +319,8 @@ impl Channel {
     /// Whether a request of `class` may enter the queue at `now`. Compute
     /// always may (space permitting). Under a stream-ranking policy,
     /// communication enters only while the arbiter would let it issue:
-    /// t3-mca keeps it out while occupancy is at or above the threshold and
+    /// t3-mca keeps it out while the compute requests queued are at or above
+    /// the threshold and
     /// compute is waiting, until it has been held for the starvation limit.
     /// A refusal starts the starvation clock.
     pub fn admits(&mut self, now: u64, op: Op, class: StreamClass) -> bool {
@@ -335,7 +336,7 @@ impl Channel {
         let inputs = ArbInputs {
             compute_waiting: self.compute_queued > 0,
             comm_waiting: true,
-            occupancy: (self.len[0] + self.len[1]) as u32,
+            compute_occupancy: self.compute_queued,
             starve_cycles: if waiting {
                 now.saturating_sub(self.comm_since)
             } else {
@@ -806,8 +807,8 @@ impl Channel {
             return Some(self.refresh_choice());
         }
         // The arbiter sees what it can choose from (the active queue) and
-        // the controller's total occupancy.
-        let occupancy = (self.len[0] + self.len[1]) as u32;
+        // the compute requests queued at the controller.
+        let compute_occupancy = self.compute_queued;
         let comm_since = self.comm_since;
         // Communication waiting in the inactive queue or at the door counts
         // as waiting too (one definition with admission and the RTL); with
@@ -816,7 +817,7 @@ impl Channel {
         let arb_in = |at: u64| ArbInputs {
             compute_waiting: compute_active,
             comm_waiting,
-            occupancy,
+            compute_occupancy,
             starve_cycles: if comm_waiting {
                 at.saturating_sub(comm_since)
             } else {

@@ -883,7 +883,9 @@ impl<'a> Sim<'a> {
             // The first stage runs before this device's own communication
             // reaches its memory in earnest: its mean compute occupancy per
             // channel is the GEMM's memory intensity. Communication may
-            // issue while the queues hold no more than that.
+            // issue while no more compute requests than that are queued
+            // (the arbiter compares compute requests only, the same
+            // quantity this measures).
             let dev = &mut self.devs[d as usize];
             let cyc = dev.mclk.cycle_at(self.now).max(1);
             let (compute, _) = dev.mem.occupancy_cycles(cyc);
