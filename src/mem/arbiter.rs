@@ -18,6 +18,12 @@
 //! communication request even when the GEMM's own demand is light, until
 //! the starvation limit forces them through.
 //!
+//! Admission (`Channel::admits`, not part of this per-cycle grant): a
+//! communication request enters the controller's queue only while the
+//! grant would let it issue, and while fewer communication requests than
+//! the threshold are queued (unless starving), so held communication never
+//! takes the queue slots compute needs.
+//!
 //! The controller asks at every command decision. The starvation count is
 //! defined per DRAM cycle so that the RTL arbiter (`rtl/mca_arbiter.v`) can
 //! implement it with a counter: `starve(c+1) = comm_waiting(c) &&

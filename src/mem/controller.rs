@@ -319,10 +319,11 @@ impl Channel {
     /// Whether a request of `class` may enter the queue at `now`. Compute
     /// always may (space permitting). Under a stream-ranking policy,
     /// communication enters only while the arbiter would let it issue:
-    /// t3-mca keeps it out while the compute requests queued are at or above
-    /// the threshold and
-    /// compute is waiting, until it has been held for the starvation limit.
-    /// A refusal starts the starvation clock.
+    /// t3-mca keeps it out while the compute requests queued are at or
+    /// above the threshold and compute is waiting, and while as many
+    /// communication requests as the threshold are already queued, until it
+    /// has been held for the starvation limit. A refusal starts the
+    /// starvation clock.
     pub fn admits(&mut self, now: u64, op: Op, class: StreamClass) -> bool {
         if !self.can_accept(op) {
             return false;
@@ -352,7 +353,19 @@ impl Channel {
                 grant: g,
             });
         }
-        if g != Grant::ComputeOnly {
+        // The grant compares compute requests only, so a short compute
+        // queue would let a whole backlog of communication in at once; it
+        // then holds the slots the next compute burst needs while the
+        // policy holds it back (a priority inversion that made t3-mca slow
+        // the GEMM). Queued communication is kept to the threshold, unless
+        // starving; a request refused for that waits at the door like one
+        // the grant holds back.
+        let flood = g != Grant::CommFirst
+            && self
+                .arbiter
+                .threshold()
+                .is_some_and(|t| self.comm_queued >= t);
+        if g != Grant::ComputeOnly && !flood {
             // `comm_held` stays until the request is queued (`enqueue`), so
             // its wait carries over into the queue.
             return true;
