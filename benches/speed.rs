@@ -8,6 +8,10 @@
 //!   parsing included, on one thread.
 //! - replay: wall time of the T-NLG TP 8 FC-2 sequential replay of all
 //!   8 devices (the sequential run alone, no baselines).
+//! - paper: wall time of what `t3sim paper` simulates: the 28 shipped
+//!   sub-layers in every mode with their baselines (196 simulations, one
+//!   pool on every core), without writing tables and plots. The target is
+//!   3 minutes on the 2-core machine.
 
 use std::io::Write;
 use std::time::Instant;
@@ -78,6 +82,29 @@ fn replay() {
     );
 }
 
+fn paper() {
+    let cfg = HwConfig::preset("t3-asplos24").unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let traces: Vec<t3sim::trace::Trace> = t3sim::trace::generator::shipped()
+        .into_iter()
+        .map(|(m, tp, s)| {
+            let name = t3sim::trace::generator::trace_name(m, tp, s, t3sim::trace::DEFAULT_TOKENS);
+            t3sim::trace::load(std::path::Path::new(&format!("{root}/traces/{name}.json"))).unwrap()
+        })
+        .collect();
+    let refs: Vec<&t3sim::trace::Trace> = traces.iter().collect();
+    let t0 = Instant::now();
+    let reports = modes::replay_many(&refs, &cfg, &Mode::ALL, &|| {});
+    let s = t0.elapsed().as_secs_f64();
+    let ok = reports.iter().filter(|r| r.is_ok()).count();
+    println!(
+        "paper: {} sub-layers x {} simulations in {s:.1} s wall on {} threads ({ok} reports ok)",
+        traces.len(),
+        modes::jobs(&Mode::ALL).len(),
+        rayon::current_num_threads()
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let lines = args
@@ -97,5 +124,8 @@ fn main() {
     }
     if want("replay") {
         replay();
+    }
+    if want("paper") {
+        paper();
     }
 }

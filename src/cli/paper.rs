@@ -5,7 +5,6 @@
 
 use super::progress::Ui;
 use clap::Args;
-use rayon::prelude::*;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use t3sim::config::HwConfig;
@@ -82,17 +81,8 @@ pub fn run(a: PaperArgs, ui: &Ui) -> anyhow::Result<()> {
         let p = a.traces.join(format!("{n}.json"));
         traces.push((n.clone(), t3sim::trace::load(&p)?));
     }
-    let bar = ui.progress(traces.len() as u64, "sub-layers");
     let t0 = std::time::Instant::now();
-    let reports: Vec<t3sim::Result<ReplayReport>> = traces
-        .par_iter()
-        .map(|(_, t)| {
-            let r = modes::replay(t, &cfg, &Mode::ALL);
-            bar.inc(1);
-            r
-        })
-        .collect();
-    drop(bar);
+    let reports = replay_all(&traces, &cfg, ui);
     let mut done = Vec::new();
     for ((n, _), r) in traces.iter().zip(reports) {
         done.push((n.clone(), r?));
@@ -116,6 +106,23 @@ pub fn run(a: PaperArgs, ui: &Ui) -> anyhow::Result<()> {
     ));
     super::progress::stdout(&md)?;
     Ok(())
+}
+
+/// Replays every trace in every mode, all simulations in one pool,
+/// longest first (see [`modes::replay_many`]).
+fn replay_all(
+    traces: &[(String, t3sim::trace::Trace)],
+    cfg: &HwConfig,
+    ui: &Ui,
+) -> Vec<t3sim::Result<ReplayReport>> {
+    let ts: Vec<&t3sim::trace::Trace> = traces.iter().map(|(_, t)| t).collect();
+    let bar = ui.progress(
+        (ts.len() * modes::jobs(&Mode::ALL).len()) as u64,
+        "simulations",
+    );
+    let r = modes::replay_many(&ts, cfg, &Mode::ALL, &|| bar.inc(1));
+    drop(bar);
+    r
 }
 
 fn write(p: &Path, text: &str) -> anyhow::Result<()> {

@@ -196,6 +196,101 @@ pub fn replay(
     replay_with(trace, cfg, modes, Options::default())
 }
 
+/// One simulation a replay needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    /// The GEMM alone (baseline of GEMM slowdown and ideal).
+    GemmAlone,
+    /// The reduce-scatter kernel alone (baseline of ideal).
+    RsAlone,
+    /// A mode (`ideal` simulates nothing: it is built from the baselines).
+    Mode(Mode),
+}
+
+/// The simulations replaying `modes` takes, baselines first; their results,
+/// in this order, are what [`report_from`] takes.
+pub fn jobs(modes: &[Mode]) -> Vec<Job> {
+    let mut v = vec![Job::GemmAlone, Job::RsAlone];
+    v.extend(modes.iter().map(|m| Job::Mode(*m)));
+    v
+}
+
+impl Job {
+    /// Relative cost, for running the longest first: memory traffic, which
+    /// dominates, grows with the GEMM's size and with the modes that
+    /// overlap (and so contend) or add arbitration work. Only the order of
+    /// independent runs depends on it, never a result.
+    pub fn cost(self, trace: &Trace) -> f64 {
+        let size = trace.gemm().map_or(0.0, |g| g.flops() as f64);
+        size * match self {
+            Job::Mode(Mode::Ideal) => 0.0,
+            Job::RsAlone => 0.5,
+            Job::GemmAlone => 0.6,
+            Job::Mode(Mode::RsNmc) => 0.9,
+            Job::Mode(Mode::Sequential) | Job::Mode(Mode::T3) => 1.0,
+            Job::Mode(Mode::SwOverlap) => 1.5,
+            Job::Mode(Mode::T3Mca) => 2.0,
+        }
+    }
+}
+
+/// Runs one job of a replay.
+pub fn run_job(
+    trace: &Trace,
+    cfg: &HwConfig,
+    job: Job,
+    opts: Options,
+) -> Result<Option<SimResult>> {
+    run_job_probed(trace, cfg, job, opts, &no_probe)
+}
+
+/// [`run_job`], a mode's run watched by the probe `probes` makes (the
+/// isolated baselines are not watched).
+pub fn run_job_probed(
+    trace: &Trace,
+    cfg: &HwConfig,
+    job: Job,
+    opts: Options,
+    probes: ProbeFactory,
+) -> Result<Option<SimResult>> {
+    match job {
+        Job::GemmAlone => simulate(trace, cfg, with(Plan::new(true, None), opts)).map(Some),
+        Job::RsAlone => simulate(
+            trace,
+            cfg,
+            with(Plan::new(false, Some(RsKind::Kernel)), opts),
+        )
+        .map(Some),
+        Job::Mode(m) => run_mode_probed(trace, cfg, m, !opts.all_devices, opts, probes),
+    }
+}
+
+/// The report of `modes` from the results of [`jobs`]`(modes)`, in order.
+pub fn report_from(
+    trace: &Trace,
+    cfg: &HwConfig,
+    modes: &[Mode],
+    runs: Vec<Result<Option<SimResult>>>,
+) -> Result<crate::report::replay::ReplayReport> {
+    let mut runs = runs.into_iter();
+    let mut base = || -> Result<SimResult> {
+        runs.next()
+            .ok_or_else(|| crate::error::Error::Check("a replay baseline is missing".into()))?
+            .and_then(|r| {
+                r.ok_or_else(|| crate::error::Error::Check("a replay baseline is missing".into()))
+            })
+    };
+    let base = Baselines {
+        gemm_alone: base()?,
+        rs_alone: base()?,
+    };
+    let mut results = Vec::new();
+    for (m, r) in modes.iter().zip(runs) {
+        results.push((*m, r?));
+    }
+    Ok(crate::report::replay::build(trace, cfg, &base, &results))
+}
+
 /// [`replay`] with options.
 pub fn replay_with(
     trace: &Trace,
@@ -216,32 +311,73 @@ pub fn replay_probed(
     probes: ProbeFactory,
 ) -> Result<crate::report::replay::ReplayReport> {
     use rayon::prelude::*;
-    let mut plans: Vec<Option<Mode>> = vec![None, None];
-    plans.extend(modes.iter().map(|m| Some(*m)));
-    // Index 0: GEMM alone, 1: RS alone, then the modes.
-    let runs: Vec<Result<Option<SimResult>>> = plans
+    let runs: Vec<Result<Option<SimResult>>> = jobs(modes)
         .par_iter()
-        .enumerate()
-        .map(|(i, m)| match (i, m) {
-            (0, _) => simulate(trace, cfg, with(Plan::new(true, None), opts)).map(Some),
-            (1, _) => simulate(
-                trace,
-                cfg,
-                with(Plan::new(false, Some(RsKind::Kernel)), opts),
-            )
-            .map(Some),
-            (_, Some(m)) => run_mode_probed(trace, cfg, *m, !opts.all_devices, opts, probes),
-            _ => Ok(None),
-        })
+        .map(|j| run_job_probed(trace, cfg, *j, opts, probes))
         .collect();
-    let mut runs = runs.into_iter();
-    let base = Baselines {
-        gemm_alone: runs.next().expect("baseline")?.expect("simulated"),
-        rs_alone: runs.next().expect("baseline")?.expect("simulated"),
-    };
-    let mut results = Vec::new();
-    for (m, r) in modes.iter().zip(runs) {
-        results.push((*m, r?));
+    report_from(trace, cfg, modes, runs)
+}
+
+/// Replays several traces in `modes`. Every (trace, simulation) job goes
+/// into one pool and the costliest start first, so the cores stay busy to
+/// the end instead of idling behind the last large trace; each result has
+/// its own slot, so the reports do not depend on the order. `done` is
+/// called after each simulation (progress).
+pub fn replay_many(
+    traces: &[&Trace],
+    cfg: &HwConfig,
+    modes: &[Mode],
+    done: &(dyn Fn() + Sync),
+) -> Vec<Result<crate::report::replay::ReplayReport>> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    type Slot = Mutex<Option<Result<Option<SimResult>>>>;
+    let jobs = jobs(modes);
+    let mut order: Vec<(usize, usize)> = (0..traces.len())
+        .flat_map(|t| (0..jobs.len()).map(move |j| (t, j)))
+        .collect();
+    // A stable sort: equal costs keep trace order.
+    order.sort_by(|a, b| {
+        let c = |&(t, j): &(usize, usize)| jobs[j].cost(traces[t]);
+        c(b).total_cmp(&c(a))
+    });
+    let slots: Vec<Slot> = order.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    rayon::broadcast(|_| {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(&(t, j)) = order.get(i) else {
+                break;
+            };
+            let r = run_job(traces[t], cfg, jobs[j], Options::default());
+            if let Ok(mut s) = slots[i].lock() {
+                *s = Some(r);
+            }
+            done();
+        }
+    });
+    let mut per_trace: Vec<Vec<Option<Result<Option<SimResult>>>>> = traces
+        .iter()
+        .map(|_| jobs.iter().map(|_| None).collect())
+        .collect();
+    for (slot, &(t, j)) in slots.into_iter().zip(&order) {
+        per_trace[t][j] = slot.into_inner().ok().flatten();
     }
-    Ok(crate::report::replay::build(trace, cfg, &base, &results))
+    traces
+        .iter()
+        .zip(per_trace)
+        .map(|(trace, runs)| {
+            let runs = runs
+                .into_iter()
+                .map(|r| {
+                    r.unwrap_or_else(|| {
+                        Err(crate::error::Error::Check(
+                            "a simulation did not report".into(),
+                        ))
+                    })
+                })
+                .collect();
+            report_from(trace, cfg, modes, runs)
+        })
+        .collect()
 }
