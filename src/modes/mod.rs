@@ -319,10 +319,11 @@ pub fn replay_probed(
 }
 
 /// Replays several traces in `modes`. Every (trace, simulation) job goes
-/// into one pool and the costliest start first, so the cores stay busy to
-/// the end instead of idling behind the last large trace; each result has
-/// its own slot, so the reports do not depend on the order. `done` is
-/// called after each simulation (progress).
+/// into one queue, largest trace and costliest run first, which every core
+/// pulls from, so the cores stay busy to the end instead of idling behind
+/// the last large trace; each result has its own slot, so the reports do
+/// not depend on the order. `done` is called after each simulation
+/// (progress).
 pub fn replay_many(
     traces: &[&Trace],
     cfg: &HwConfig,
@@ -331,17 +332,32 @@ pub fn replay_many(
 ) -> Vec<Result<crate::report::replay::ReplayReport>> {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    type Slot = Mutex<Option<Result<Option<SimResult>>>>;
+    type Runs = Vec<Option<Result<Option<SimResult>>>>;
     let jobs = jobs(modes);
     let mut order: Vec<(usize, usize)> = (0..traces.len())
         .flat_map(|t| (0..jobs.len()).map(move |j| (t, j)))
         .collect();
-    // A stable sort: equal costs keep trace order.
-    order.sort_by(|a, b| {
-        let c = |&(t, j): &(usize, usize)| jobs[j].cost(traces[t]);
-        c(b).total_cmp(&c(a))
+    // Largest trace first, and within a trace the costliest run first: the
+    // long runs start early and the short ones fill the end, while a trace
+    // completes before the next begins, so few traces' results are held
+    // at once. A stable sort: equal costs keep trace order.
+    let size = |t: usize| Job::Mode(Mode::Sequential).cost(traces[t]);
+    order.sort_by(|&(ta, ja), &(tb, jb)| {
+        size(tb).total_cmp(&size(ta)).then(
+            jobs[jb]
+                .cost(traces[tb])
+                .total_cmp(&jobs[ja].cost(traces[ta])),
+        )
     });
-    let slots: Vec<Slot> = order.iter().map(|_| Mutex::new(None)).collect();
+    // Per trace: its runs so far and how many are still to come. The run
+    // that completes a trace builds its report at once, so only the
+    // results of unfinished traces are held in memory.
+    let runs: Vec<Mutex<(Runs, usize)>> = traces
+        .iter()
+        .map(|_| Mutex::new((jobs.iter().map(|_| None).collect(), jobs.len())))
+        .collect();
+    let reports: Vec<Mutex<Option<Result<crate::report::replay::ReplayReport>>>> =
+        traces.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     rayon::broadcast(|_| {
         loop {
@@ -350,34 +366,41 @@ pub fn replay_many(
                 break;
             };
             let r = run_job(traces[t], cfg, jobs[j], Options::default());
-            if let Ok(mut s) = slots[i].lock() {
-                *s = Some(r);
+            let complete = match runs[t].lock() {
+                Ok(mut g) => {
+                    g.0[j] = Some(r);
+                    g.1 -= 1;
+                    (g.1 == 0).then(|| std::mem::take(&mut g.0))
+                }
+                Err(_) => None,
+            };
+            if let Some(all) = complete {
+                let all = all
+                    .into_iter()
+                    .map(|r| {
+                        r.unwrap_or_else(|| {
+                            Err(crate::error::Error::Check(
+                                "a simulation did not report".into(),
+                            ))
+                        })
+                    })
+                    .collect();
+                let rep = report_from(traces[t], cfg, modes, all);
+                if let Ok(mut g) = reports[t].lock() {
+                    *g = Some(rep);
+                }
             }
             done();
         }
     });
-    let mut per_trace: Vec<Vec<Option<Result<Option<SimResult>>>>> = traces
-        .iter()
-        .map(|_| jobs.iter().map(|_| None).collect())
-        .collect();
-    for (slot, &(t, j)) in slots.into_iter().zip(&order) {
-        per_trace[t][j] = slot.into_inner().ok().flatten();
-    }
-    traces
-        .iter()
-        .zip(per_trace)
-        .map(|(trace, runs)| {
-            let runs = runs
-                .into_iter()
-                .map(|r| {
-                    r.unwrap_or_else(|| {
-                        Err(crate::error::Error::Check(
-                            "a simulation did not report".into(),
-                        ))
-                    })
-                })
-                .collect();
-            report_from(trace, cfg, modes, runs)
+    reports
+        .into_iter()
+        .map(|m| {
+            m.into_inner().ok().flatten().unwrap_or_else(|| {
+                Err(crate::error::Error::Check(
+                    "a replay did not complete".into(),
+                ))
+            })
         })
         .collect()
 }
