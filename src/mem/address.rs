@@ -135,6 +135,19 @@ impl AddressMap {
         self.capacity
     }
 
+    /// How many accesses from `addr` on share its channel, bank group,
+    /// bank and row at consecutive columns, ignoring the capacity: the
+    /// remaining values of the lowest address slice if that slice holds
+    /// the column's least significant bits, else 1 (the next access lands
+    /// elsewhere).
+    #[inline]
+    pub fn column_run(&self, addr: u64) -> u64 {
+        match self.slices.iter().find(|s| s.2 != 0) {
+            Some(&(Field::Column, shift, mask, 0)) => mask + 1 - ((addr >> shift) & mask),
+            _ => 1,
+        }
+    }
+
     /// Decodes an address; `None` when it lies beyond the capacity.
     #[inline]
     pub fn decode(&self, addr: u64) -> Option<DramAddr> {
@@ -192,6 +205,57 @@ mod tests {
         assert_eq!((d.channel, d.bank_group, d.column), (0, 0, 4));
         assert!(AddressMap::parse("RoBaCoBgChCo", &c.mem).is_err());
         assert!(AddressMap::parse("RoBaCo2BgChCo2", &c.mem).is_err());
+    }
+
+    /// The run length by decoding each next access, as the definition says.
+    fn run_by_decoding(m: &AddressMap, addr: u64, max: u64) -> u64 {
+        let d0 = m.decode(addr).unwrap();
+        let mut n = 1;
+        while n < max {
+            match m.decode(addr + n * 64) {
+                Some(d)
+                    if (d.channel, d.bank_group, d.bank, d.row)
+                        == (d0.channel, d0.bank_group, d0.bank, d0.row)
+                        && d.column == d0.column + n as u32 => {}
+                _ => break,
+            }
+            n += 1;
+        }
+        n
+    }
+
+    #[test]
+    fn column_runs_match_decoding_each_access() {
+        let c = HwConfig::preset("hbm2-stack").unwrap();
+        let cap = c.mem.capacity_bytes();
+        for spec in [
+            "RoBaCoBgChCo2",
+            "RoBaBgCoCh",
+            "ChRoBaBgCo",
+            "RoCo3BaBgChCo2",
+        ] {
+            let m = AddressMap::parse(spec, &c.mem).unwrap();
+            let mut x = 12345u64;
+            for i in 0..2000u64 {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                // Random lines, and the last lines before the capacity.
+                let addr = if i % 10 == 0 {
+                    cap - 64 * (i % 70 + 1)
+                } else {
+                    (x >> 11) % cap & !63
+                };
+                let max = 1 + (x >> 3) % 300;
+                let cap_lines = (cap - addr) / 64;
+                let fast = max.min(m.column_run(addr)).min(cap_lines).max(1);
+                assert_eq!(
+                    fast,
+                    run_by_decoding(&m, addr, max),
+                    "{spec} {addr:#x} max {max}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -199,23 +199,15 @@ impl MemorySystem {
     /// How many accesses from `addr` on (at most `max`) lie in consecutive
     /// columns of the same row, bank and channel.
     pub fn run_len(&self, addr: u64, max: u64) -> u64 {
-        let Some(d0) = self.map.decode(addr) else {
+        let cap = self.map.capacity_bytes();
+        if addr >= cap {
             return 1;
-        };
-        let mut n = 1;
-        while n < max.min(255) {
-            match self.map.decode(addr + n * self.access_bytes) {
-                Some(d)
-                    if d.channel == d0.channel
-                        && d.bank == d0.bank
-                        && d.bank_group == d0.bank_group
-                        && d.row == d0.row
-                        && d.column == d0.column + n as u32 => {}
-                _ => break,
-            }
-            n += 1;
         }
-        n
+        let in_range = (cap - addr).div_ceil(self.access_bytes);
+        max.min(255)
+            .min(self.map.column_run(addr))
+            .min(in_range)
+            .max(1)
     }
 
     /// Submits a run of `bursts` accesses from `req.addr` as one request
