@@ -244,7 +244,7 @@ mod tests {
                 let addr = if i % 10 == 0 {
                     cap - 64 * (i % 70 + 1)
                 } else {
-                    (x >> 11) % cap & !63
+                    ((x >> 11) % cap) & !63
                 };
                 let max = 1 + (x >> 3) % 300;
                 let cap_lines = (cap - addr) / 64;
