@@ -1100,18 +1100,19 @@ impl Channel {
         if !self.p.refresh || !self.is_idle() || self.floor > self.refresh_due {
             return;
         }
+        let Some(span) = until.checked_sub(self.refresh_due) else {
+            return;
+        };
+        let k = (span / refi).saturating_sub(1);
+        // Cheap tests first: most calls have no refresh to skip.
+        if k == 0 {
+            return;
+        }
         if self
             .banks
             .iter()
             .any(|b| b.open_row != NO_ROW || b.next[ACT] > self.refresh_due)
         {
-            return;
-        }
-        let Some(span) = until.checked_sub(self.refresh_due) else {
-            return;
-        };
-        let k = (span / refi).saturating_sub(1);
-        if k == 0 {
             return;
         }
         let last = self.refresh_due + (k - 1) * refi;
