@@ -357,9 +357,10 @@ fn t3_mca_replay_of_a_tp8_trace_passes_with_every_block_in_lockstep() {
     }
 }
 
-/// Runs `fault` on `block`; returns the reported cycle after checking the
-/// report and the waveform.
-fn caught(block: &str, fault: &str, field: &str) -> u64 {
+/// Runs `fault` on `block`; returns the reported cycle, the report and the
+/// output directory (which holds the waveform) after checking that the
+/// report names the block, the cycle and `field`.
+fn first_divergence(block: &str, fault: &str, field: &str) -> (u64, String, tempfile::TempDir) {
     let dir = out_dir();
     let o = replay_cosim(dir.path(), block, Some(fault));
     let stderr = String::from_utf8_lossy(&o.stderr).to_string();
@@ -376,6 +377,12 @@ fn caught(block: &str, fault: &str, field: &str) -> u64 {
         .and_then(|c| c.parse().ok())
         .unwrap_or_else(|| panic!("{line}"));
     assert!(stderr.contains(field), "{stderr}");
+    (cycle, stderr, dir)
+}
+
+/// Like [`first_divergence`], and checks the waveform the report names.
+fn caught(block: &str, fault: &str, field: &str) -> u64 {
+    let (cycle, stderr, _dir) = first_divergence(block, fault, field);
     let vcd = stderr
         .lines()
         .find_map(|l| l.trim().strip_prefix("waveform:  "))
@@ -385,6 +392,14 @@ fn caught(block: &str, fault: &str, field: &str) -> u64 {
     cycle
 }
 
+/// The same fault confined to the cycles before `cycle` passes: no earlier
+/// cycle diverges, so the reported one is the first.
+fn passes_before(block: &str, cycle: u64) {
+    let dir = out_dir();
+    let o = replay_cosim(dir.path(), block, Some(&format!("{block}:before={cycle}")));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 #[test]
 fn a_wrong_arbiter_threshold_is_caught_at_the_first_diverging_cycle() {
     let cycle = caught(
@@ -392,49 +407,20 @@ fn a_wrong_arbiter_threshold_is_caught_at_the_first_diverging_cycle() {
         "arbiter",
         "grant: expected ComputeOnly, actual ComputeFirst",
     );
-    // The same fault confined to the cycles before the reported one passes:
-    // no earlier cycle of any channel diverges.
-    let dir = out_dir();
-    let o = replay_cosim(
-        dir.path(),
-        "arbiter",
-        Some(&format!("arbiter:before={cycle}")),
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    passes_before("arbiter", cycle);
 }
 
 #[test]
 fn an_early_firing_tracker_is_caught_at_the_first_diverging_step() {
     let step = caught("tracker", "tracker", "fire: expected None");
-    let dir = out_dir();
-    let o = replay_cosim(
-        dir.path(),
-        "tracker",
-        Some(&format!("tracker:before={step}")),
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    passes_before("tracker", step);
 }
 
 #[test]
 fn a_wrong_alu_lane_is_caught_at_the_first_diverging_update() {
-    let dir = out_dir();
-    let o = replay_cosim(dir.path(), "nmc", Some("nmc"));
-    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
-    assert_eq!(o.status.code(), Some(1), "{stderr}");
-    let line = stderr
-        .lines()
-        .find(|l| l.contains("nmc (t3-mca replay): RTL diverges from the model on device 0"))
-        .unwrap_or_else(|| panic!("{stderr}"));
-    assert!(stderr.contains("differing: sum[0]"), "{stderr}");
-    let cycle: u64 = line
-        .split(" at cycle ")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("{line}"));
-    let dir = out_dir();
-    let o = replay_cosim(dir.path(), "nmc", Some(&format!("nmc:before={cycle}")));
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The ALU's waveform comes from a re-run; the report is checked here.
+    let (cycle, _, _) = first_divergence("nmc", "nmc", "differing: sum[0]");
+    passes_before("nmc", cycle);
 }
 
 #[test]
