@@ -199,15 +199,12 @@ impl MemorySystem {
     /// How many accesses from `addr` on (at most `max`) lie in consecutive
     /// columns of the same row, bank and channel.
     pub fn run_len(&self, addr: u64, max: u64) -> u64 {
-        let cap = self.map.capacity_bytes();
-        if addr >= cap {
+        if addr >= self.map.capacity_bytes() {
             return 1;
         }
-        let in_range = (cap - addr).div_ceil(self.access_bytes);
-        max.min(255)
-            .min(self.map.column_run(addr))
-            .min(in_range)
-            .max(1)
+        // Every field is a power of two, so the capacity is a slice
+        // boundary: a column run never crosses it.
+        max.min(255).min(self.map.column_run(addr)).max(1)
     }
 
     /// Submits a run of `bursts` accesses from `req.addr` as one request
