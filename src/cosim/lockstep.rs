@@ -125,14 +125,28 @@ impl fmt::Display for Divergence {
             "{}: RTL diverges from the model at cycle {} (seed {})",
             self.block, self.cycle, self.seed
         )?;
-        writeln!(f, "  differing: {}", self.fields)?;
-        writeln!(f, "  inputs:    {}", self.inputs)?;
-        writeln!(f, "  expected:  {}", self.expected)?;
-        writeln!(f, "  actual:    {}", self.actual)?;
-        match &self.waveform {
-            Waveform::Written(p) => write!(f, "  waveform:  {}", p.display()),
-            Waveform::NotWritten(why) => write!(f, "  waveform:  not written ({why})"),
-        }
+        write_details(
+            f,
+            [&self.fields, &self.inputs, &self.expected, &self.actual],
+            &self.waveform,
+        )
+    }
+}
+
+/// The lines every divergence report ends with: the differing fields,
+/// inputs, expected and actual outputs, and where the waveform went.
+pub(crate) fn write_details(
+    f: &mut fmt::Formatter<'_>,
+    [fields, inputs, expected, actual]: [&str; 4],
+    waveform: &Waveform,
+) -> fmt::Result {
+    writeln!(f, "  differing: {fields}")?;
+    writeln!(f, "  inputs:    {inputs}")?;
+    writeln!(f, "  expected:  {expected}")?;
+    writeln!(f, "  actual:    {actual}")?;
+    match waveform {
+        Waveform::Written(p) => write!(f, "  waveform:  {}", p.display()),
+        Waveform::NotWritten(why) => write!(f, "  waveform:  not written ({why})"),
     }
 }
 

@@ -214,14 +214,11 @@ impl fmt::Display for ReplayDivergence {
             " at cycle {} (RTL edge {}, seed {})",
             self.cycle, self.step, self.seed
         )?;
-        writeln!(f, "  differing: {}", self.fields)?;
-        writeln!(f, "  inputs:    {}", self.inputs)?;
-        writeln!(f, "  expected:  {}", self.expected)?;
-        writeln!(f, "  actual:    {}", self.actual)?;
-        match &self.waveform {
-            Waveform::Written(p) => write!(f, "  waveform:  {}", p.display()),
-            Waveform::NotWritten(why) => write!(f, "  waveform:  not written ({why})"),
-        }
+        super::lockstep::write_details(
+            f,
+            [&self.fields, &self.inputs, &self.expected, &self.actual],
+            &self.waveform,
+        )
     }
 }
 

@@ -390,6 +390,30 @@ pub fn target_of(d: &ReplayDivergence, dir: &Path) -> TraceTarget {
 
 // ----- tracker -----
 
+/// The summary of a block driven one RTL edge per checked event (one
+/// instance per device, `steps` edges each).
+fn edge_summary(
+    block: &str,
+    mode: &'static str,
+    checked: u64,
+    steps: impl Iterator<Item = u64>,
+) -> BlockCheck {
+    let (mut instances, mut edges) = (0, 0);
+    for s in steps {
+        instances += 1;
+        edges += s;
+    }
+    BlockCheck {
+        block: block.into(),
+        mode: mode.into(),
+        instances,
+        checked,
+        rtl_cycles: edges,
+        dram_cycles: edges,
+        wall_s: 0.0,
+    }
+}
+
 struct TrackerInst {
     rtl: TrackerRtl,
     steps: u64,
@@ -468,16 +492,8 @@ impl Checker for TrackerChecker {
     }
 
     fn summary(&self) -> BlockCheck {
-        let edges = self.devs.iter().flatten().map(|i| i.steps).sum();
-        BlockCheck {
-            block: "tracker".into(),
-            mode: self.mode.into(),
-            instances: self.devs.iter().flatten().count() as u32,
-            checked: self.checked,
-            rtl_cycles: edges,
-            dram_cycles: edges,
-            wall_s: 0.0,
-        }
+        let steps = self.devs.iter().flatten().map(|i| i.steps);
+        edge_summary("tracker", self.mode, self.checked, steps)
     }
 }
 
@@ -628,16 +644,8 @@ impl Checker for NmcChecker {
     }
 
     fn summary(&self) -> BlockCheck {
-        let edges = self.devs.iter().flatten().map(|i| i.steps).sum();
-        BlockCheck {
-            block: "nmc".into(),
-            mode: self.mode.into(),
-            instances: self.devs.iter().flatten().count() as u32,
-            checked: self.checked,
-            rtl_cycles: edges,
-            dram_cycles: edges,
-            wall_s: 0.0,
-        }
+        let steps = self.devs.iter().flatten().map(|i| i.steps);
+        edge_summary("nmc", self.mode, self.checked, steps)
     }
 }
 
