@@ -928,9 +928,10 @@ impl Channel {
                 if self.ranked {
                     self.stats.arb_stall_cycles += self.decision_stall;
                 }
-                let comm = self.slab[slot as usize].stream.class() == StreamClass::Comm;
+                let log = self.ranked && self.arb_log.is_some();
+                let comm = log && self.slab[slot as usize].stream.class() == StreamClass::Comm;
                 self.issue_request(at, slot, cmd, out);
-                if self.ranked {
+                if log {
                     self.log_decision(at, comm && !matches!(cmd, Cmd::Act | Cmd::Pre));
                 }
             }
