@@ -27,8 +27,15 @@ const RD: usize = Cmd::Rd as usize;
 const WR: usize = Cmd::Wr as usize;
 const UPD: usize = Cmd::Upd as usize;
 
-/// Earliest cycle of each command kind.
-type NextAt = [u64; 5];
+/// Earliest cycle of each command kind; padded to eight so an index
+/// masked with `& 7` needs no bounds check in the decision scan.
+type NextAt = [u64; 8];
+
+/// Bank and bank-group tables are this long whatever the configuration
+/// (validation caps banks per channel at 64, groups at 16): indices masked
+/// to the length need no bounds check.
+const MAX_BANKS: usize = 64;
+const MAX_GROUPS: usize = 16;
 
 #[inline]
 fn hold(n: &mut NextAt, k: usize, t: u64) {
@@ -157,8 +164,10 @@ pub(crate) struct ChannelParams {
 #[derive(Debug)]
 pub(crate) struct Channel {
     p: ChannelParams,
-    banks: Vec<Bank>,
-    groups: Vec<Group>,
+    /// `banks[..nb]` are this channel's banks.
+    banks: Box<[Bank; MAX_BANKS]>,
+    nb: usize,
+    groups: Box<[Group; MAX_GROUPS]>,
     /// ACT spacing (tRRD_S) alone; `ch_next[ACT]` adds tFAW.
     ch_next_act: u64,
     /// Channel-wide constraints; `next[PRE]` stays 0 and `next[UPD]`
@@ -251,14 +260,15 @@ impl Channel {
         let hit_first = scheduler.prefers_row_hits();
         let bank = Bank {
             open_row: NO_ROW,
-            next: [0; 5],
+            next: [0; 8],
         };
         let faw_first = p.timing.faw;
         Channel {
-            banks: vec![bank; nb],
-            groups: vec![Group::default(); p.bank_groups as usize],
+            banks: Box::new(std::array::from_fn(|_| bank.clone())),
+            nb,
+            groups: Box::default(),
             ch_next_act: 0,
-            ch_next: [faw_first, 0, 0, 0, 0],
+            ch_next: [faw_first, 0, 0, 0, 0, 0, 0, 0],
             // Four ACTs "long ago" so the first four are not held by tFAW.
             faw: [0; 4],
             faw_pos: 0,
@@ -573,7 +583,7 @@ impl Channel {
         let mut any_open = false;
         let mut pre_t = base;
         let mut act_t = base;
-        for b in &self.banks {
+        for b in &self.banks[..self.nb] {
             if b.open_row != NO_ROW {
                 any_open = true;
                 pre_t = pre_t.max(b.next[PRE]);
@@ -699,16 +709,16 @@ impl Channel {
     /// bank and bank-group timing.
     #[inline]
     fn local_at(&self, bank: usize, c: &Cached) -> u64 {
-        let k = c.cmd as usize;
-        self.banks[bank].next[k]
-            .max(self.groups[c.group as usize].next[k])
+        let k = c.cmd as usize & 7;
+        self.banks[bank % MAX_BANKS].next[k]
+            .max(self.groups[c.group as usize % MAX_GROUPS].next[k])
             .max(c.ready)
     }
 
     /// Channel-wide constraints on a command kind.
     #[inline]
     fn channel_at(&self, cmd: Cmd) -> u64 {
-        self.ch_next[cmd as usize]
+        self.ch_next[cmd as usize & 7]
     }
 
     #[inline]
@@ -753,7 +763,7 @@ impl Channel {
             let Some(c) = &cache[bank] else {
                 continue;
             };
-            let at = max3(self.local_at(bank, c), ch_at[c.cmd as usize], floor);
+            let at = max3(self.local_at(bank, c), ch_at[c.cmd as usize & 7], floor);
             let score = ((at as u128) << 64) | !c.key_both as u128;
             if score < best {
                 (best, best_bank) = (score, bank);
@@ -907,7 +917,7 @@ impl Channel {
         match choice {
             Choice::PrechargeAll => {
                 let trp = self.p.timing.pre_to_act;
-                for b in &mut self.banks {
+                for b in &mut self.banks[..self.nb] {
                     if b.open_row != NO_ROW {
                         b.open_row = NO_ROW;
                         hold(&mut b.next, ACT, at + trp);
@@ -918,7 +928,7 @@ impl Channel {
             }
             Choice::Refresh => {
                 let rfc = self.p.timing.rfc;
-                for b in &mut self.banks {
+                for b in &mut self.banks[..self.nb] {
                     hold(&mut b.next, ACT, at + rfc);
                 }
                 self.stats.refreshes += 1;
@@ -978,8 +988,8 @@ impl Channel {
                     Cmd::Upd => t.upd_to_rd_l,
                     _ => 0,
                 };
-        let b = &mut self.banks[bi];
-        let g = &mut self.groups[gi];
+        let b = &mut self.banks[bi % MAX_BANKS];
+        let g = &mut self.groups[gi % MAX_GROUPS];
         match cmd {
             Cmd::Act => {
                 b.open_row = e.row;
@@ -1109,8 +1119,7 @@ impl Channel {
         if k == 0 {
             return;
         }
-        if self
-            .banks
+        if self.banks[..self.nb]
             .iter()
             .any(|b| b.open_row != NO_ROW || b.next[ACT] > self.refresh_due)
         {
@@ -1118,7 +1127,7 @@ impl Channel {
         }
         let last = self.refresh_due + (k - 1) * refi;
         self.account_occupancy(last);
-        for b in &mut self.banks {
+        for b in &mut self.banks[..self.nb] {
             hold(&mut b.next, ACT, last + self.p.timing.rfc);
         }
         self.stats.refreshes += k;
