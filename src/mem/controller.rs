@@ -637,6 +637,10 @@ impl Channel {
         bank: usize,
         class: Option<StreamClass>,
     ) -> Option<(u16, Cmd)> {
+        let Some(class) = class else {
+            return self.compute_any_choice(q, bank);
+        };
+        let class = Some(class);
         let list = &self.lists[q][bank];
         let open = self.banks[bank].open_row;
         let of_class =
@@ -676,6 +680,28 @@ impl Channel {
             return None;
         }
         Some(choice)
+    }
+
+    /// [`Self::compute_bank_choice`] over both classes, the choice of every
+    /// decision without stream ranking (one per command issued): no class
+    /// filter and no same-line check, as no ranking can reorder the queue.
+    #[inline]
+    fn compute_any_choice(&self, q: usize, bank: usize) -> Option<(u16, Cmd)> {
+        let list = &self.lists[q][bank];
+        let &(head, head_row) = list.first()?;
+        let open = self.banks[bank % MAX_BANKS].open_row;
+        Some(if open == NO_ROW {
+            (head, Cmd::Act)
+        } else if head_row == open {
+            (head, Cmd::Rd)
+        } else if self.hit_first {
+            match list.iter().find(|s| s.1 == open) {
+                Some(&(s, _)) => (s, Cmd::Rd),
+                None => (head, Cmd::Pre),
+            }
+        } else {
+            (head, Cmd::Pre)
+        })
     }
 
     /// A chosen request with its command resolved by the request's op.
