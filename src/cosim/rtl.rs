@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::{
     AluIn, AluOut, AluStimulus, Block, CosimError, CosimSummary, Divergence, LANES, Lockstep,
-    McaIn, McaStimulus, NmcAluModel, Observed, Stimulus, TrackerStimulus, WAVEFORM_CYCLES,
+    McaIn, McaOut, McaStimulus, NmcAluModel, Observed, Stimulus, TrackerStimulus, WAVEFORM_CYCLES,
     Waveform,
 };
 use crate::mem::arbiter::{Grant, McaCycleModel};
@@ -151,11 +151,14 @@ fn pins(i: McaIn) -> ffi::McaPins {
 
 impl Block for McaRtl {
     type In = McaIn;
-    type Out = Grant;
-    fn step(&mut self, i: McaIn) -> Grant {
+    type Out = McaOut;
+    fn step(&mut self, i: McaIn) -> McaOut {
         let o = self.0.pin_mut().step(&pins(i));
         self.1 = o.starve;
-        Grant::from_bits(o.grant)
+        McaOut {
+            grant: Grant::from_bits(o.grant),
+            starve: o.starve,
+        }
     }
 }
 
@@ -205,7 +208,7 @@ pub struct McaBench;
 impl Testbench for McaBench {
     const NAME: &'static str = "mca_arbiter";
     type In = McaIn;
-    type Out = Grant;
+    type Out = McaOut;
     type Model = McaCycleModel;
     type Rtl = McaRtl;
     type Stim = McaStimulus;
