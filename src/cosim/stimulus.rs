@@ -363,8 +363,8 @@ impl Stimulus for McaStimulus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mem::arbiter::Grant;
     use crate::cosim::{Block, NmcAluModel};
+    use crate::mem::arbiter::Grant;
     use crate::mem::arbiter::McaCycleModel;
     use crate::t3::Tracker;
 
