@@ -138,11 +138,14 @@ type ArbEv = (u32, u32, ArbEvent);
 /// position of the diverging event in the event stream.
 type WorkerResult = (Outcome, u64);
 
+/// One checker thread: where its batches go, and its result.
+type Worker<E> = (Option<SyncSender<Vec<E>>>, Option<JoinHandle<WorkerResult>>);
+
 /// Events on their way to a block's checker threads (one, or several that
 /// take whole batches in turn).
 struct Lane<E> {
     buf: Vec<E>,
-    workers: Vec<(Option<SyncSender<Vec<E>>>, Option<JoinHandle<WorkerResult>>)>,
+    workers: Vec<Worker<E>>,
     next: usize,
     block: Block,
 }
