@@ -32,37 +32,63 @@ module tracker #(
     output reg  [OCC_BITS-1:0]  occupancy
 );
 
+  // Each entry's valid bit is kept twice: next to its tag, so that the
+  // match is one compare per entry, and in a vector for the free-entry
+  // priority encoder. Written so that the verilated search is a plain
+  // reduction over the tag array (the simulation runs it every update).
   reg [ENTRIES-1:0]  valid;
-  reg [TAG_BITS-1:0] tag   [ENTRIES];
+  reg [TAG_BITS:0]   tag   [ENTRIES];   // {valid, tile}
   reg [CNT_BITS-1:0] count [ENTRIES];
+
+  localparam int WORDS = (ENTRIES + 31) / 32;
+  // The valid vector padded to whole words; padding counts as taken.
+  wire [WORDS*32-1:0] taken = {{(WORDS*32-ENTRIES){1'b1}}, valid};
 
   always @(posedge clk) begin : update
     // Search results of this cycle; tags of valid entries are unique, so
-    // at most one entry hits.
+    // at most one entry hits and OR-ing the hit indices gives it.
     logic                hit;
     logic [IDX_BITS-1:0] hit_idx;
     logic                has_free;
     logic [IDX_BITS-1:0] free_idx;
+    logic [31:0]         fw;
+    logic                f16, f8, f4, f2, f1;
     logic [CNT_BITS-1:0] next_count;
 
     hit = 1'b0;
     hit_idx = '0;
+    for (logic [IDX_BITS:0] i = '0; i < (IDX_BITS + 1)'(ENTRIES); i = i + 1'b1) begin
+      hit = hit | (tag[i[IDX_BITS-1:0]] == {1'b1, upd_tile});
+      hit_idx = hit_idx | (i[IDX_BITS-1:0] & {IDX_BITS{tag[i[IDX_BITS-1:0]] == {1'b1, upd_tile}}});
+    end
+
+    // Lowest free entry: the lowest word with a free entry, then the lowest
+    // free bit in it by halving.
     has_free = 1'b0;
     free_idx = '0;
-    for (int i = ENTRIES - 1; i >= 0; i = i - 1) begin
-      if (valid[i] && tag[i] == upd_tile) begin
-        hit = 1'b1;
-        hit_idx = IDX_BITS'(i);
-      end
-      if (!valid[i]) begin
+    fw = '0;
+    for (int w = WORDS - 1; w >= 0; w = w - 1) begin
+      if (taken[w*32 +: 32] != '1) begin
         has_free = 1'b1;
-        free_idx = IDX_BITS'(i);
+        fw = ~taken[w*32 +: 32];
+        free_idx = IDX_BITS'(w * 32);
       end
     end
+    f16 = fw[15:0] == 16'd0;
+    fw = f16 ? fw >> 16 : fw;
+    f8 = fw[7:0] == 8'd0;
+    fw = f8 ? fw >> 8 : fw;
+    f4 = fw[3:0] == 4'd0;
+    fw = f4 ? fw >> 4 : fw;
+    f2 = fw[1:0] == 2'd0;
+    fw = f2 ? fw >> 2 : fw;
+    f1 = !fw[0];
+    free_idx = free_idx | IDX_BITS'({f16, f8, f4, f2, f1});
     next_count = count[hit_idx] + 1'b1;
 
     if (rst) begin
       valid <= '0;
+      tag <= '{default: '0};
       occupancy <= '0;
       upd_accept <= 1'b0;
       fire_valid <= 1'b0;
@@ -77,6 +103,7 @@ module tracker #(
         fire_valid <= 1'b1;
         fire_tile <= upd_tile;
         valid[hit_idx] <= 1'b0;
+        tag[hit_idx][TAG_BITS] <= 1'b0;
         occupancy <= occupancy - 1'b1;
       end else begin
         fire_valid <= 1'b0;
@@ -92,7 +119,7 @@ module tracker #(
         fire_valid <= 1'b0;
         fire_tile <= '0;
         valid[free_idx] <= 1'b1;
-        tag[free_idx] <= upd_tile;
+        tag[free_idx] <= {1'b1, upd_tile};
         count[free_idx] <= CNT_BITS'(1);
         occupancy <= occupancy + 1'b1;
       end

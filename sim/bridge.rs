@@ -54,6 +54,14 @@ pub mod ffi {
         starve: u32,
     }
 
+    /// What `McaRtl::hold` did: the edges it drove and the ports after
+    /// the last of them.
+    #[derive(Debug, Clone, Copy)]
+    struct McaHeld {
+        cycles: u64,
+        out: McaOutPins,
+    }
+
     unsafe extern "C++" {
         include!("t3sim/sim/harness.h");
 
@@ -75,6 +83,12 @@ pub mod ffi {
 
         fn new_mca(traced: bool) -> UniquePtr<McaRtl>;
         fn step(self: Pin<&mut McaRtl>, pins: &McaPins) -> McaOutPins;
+        /// Up to `max_cycles` edges with `pins` held, each exactly one
+        /// `step`, in one call: one crossing instead of one per edge. Stops
+        /// before an edge once the counter is 0 with no starving
+        /// communication, or has reached the limit with it (what the
+        /// replay checker may skip, see `ArbChecker::advance`).
+        fn hold(self: Pin<&mut McaRtl>, pins: &McaPins, max_cycles: u64) -> McaHeld;
         fn start_trace(self: Pin<&mut McaRtl>, vcd_path: &str) -> bool;
         fn finish_trace(self: Pin<&mut McaRtl>);
     }

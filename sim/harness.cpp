@@ -127,6 +127,26 @@ McaOutPins McaRtl::step(const McaPins& pins) {
   return out;
 }
 
+McaHeld McaRtl::hold(const McaPins& pins, uint64_t max_cycles) {
+  top_->compute_waiting = pins.compute_waiting;
+  top_->comm_waiting = pins.comm_waiting;
+  top_->compute_occupancy = pins.compute_occupancy;
+  top_->comm_served = pins.comm_served;
+  top_->threshold = pins.threshold;
+  top_->limit = pins.limit;
+  McaHeld h;
+  h.cycles = 0;
+  while (h.cycles < max_cycles) {
+    const uint32_t s = top_->starve;
+    if (pins.comm_waiting && !pins.comm_served ? s >= pins.limit : s == 0) break;
+    cycle();
+    ++h.cycles;
+  }
+  h.out.grant = top_->grant;
+  h.out.starve = top_->starve;
+  return h;
+}
+
 std::unique_ptr<TrackerRtl> new_tracker(bool traced) {
   return std::make_unique<TrackerRtl>(traced);
 }

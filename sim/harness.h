@@ -22,6 +22,7 @@ struct AluPins;
 struct AluOutPins;
 struct McaPins;
 struct McaOutPins;
+struct McaHeld;
 
 // The clock, the time base and the optional VCD writer shared by every
 // block wrapper; Model is the verilated top class.
@@ -60,6 +61,7 @@ class McaRtl : public Clocked<Vmca_arbiter> {
  public:
   explicit McaRtl(bool traced);
   McaOutPins step(const McaPins& pins);
+  McaHeld hold(const McaPins& pins, uint64_t max_cycles);
 };
 
 std::unique_ptr<TrackerRtl> new_tracker(bool traced);

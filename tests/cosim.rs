@@ -8,10 +8,10 @@ use std::path::Path;
 use half::f16;
 use t3sim::cosim::rtl::{AluBench, AluRtl, McaBench, Testbench, TrackerBench, check};
 use t3sim::cosim::{
-    AluIn, AluOut, Block, CosimError, Divergence, LANES, Lockstep, McaIn, NmcAluModel, Waveform,
-    run_block,
+    AluIn, AluOut, Block, CosimError, Divergence, LANES, Lockstep, McaIn, McaOut, NmcAluModel,
+    Waveform, run_block,
 };
-use t3sim::mem::arbiter::{Grant, McaCycleModel};
+use t3sim::mem::arbiter::McaCycleModel;
 use t3sim::mem::nmc_alu::{Dtype, add_bf16, add_f16};
 use t3sim::t3::{Tracker, TrackerIn, TrackerOut};
 
@@ -158,8 +158,8 @@ struct LateStarvation(McaCycleModel);
 
 impl Block for LateStarvation {
     type In = McaIn;
-    type Out = Grant;
-    fn step(&mut self, i: McaIn) -> Grant {
+    type Out = McaOut;
+    fn step(&mut self, i: McaIn) -> McaOut {
         Block::step(
             &mut self.0,
             McaIn {

@@ -19,7 +19,7 @@ pub mod replay_rtl;
 pub mod rtl;
 
 pub use lockstep::{BlockMismatch, Divergence, Lockstep, Mismatch, Waveform};
-pub use models::{AluIn, AluOut, LANES, McaIn, NmcAluModel};
+pub use models::{AluIn, AluOut, LANES, McaIn, McaOut, NmcAluModel};
 pub use stimulus::{AluStimulus, McaStimulus, Stimulus, TrackerStimulus};
 
 use std::fmt::Debug;

@@ -124,20 +124,33 @@ pub struct McaIn {
     pub limit: u32,
 }
 
+/// `rtl/mca_arbiter.v`'s outputs after one edge: the grant and the
+/// starvation counter (the value the next edge's grant uses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct McaOut {
+    pub grant: Grant,
+    pub starve: u32,
+}
+
 impl Block for McaCycleModel {
     type In = McaIn;
-    type Out = Grant;
-    fn step(&mut self, i: McaIn) -> Grant {
+    type Out = McaOut;
+    fn step(&mut self, i: McaIn) -> McaOut {
         self.threshold = i.threshold;
         self.limit = i.limit;
-        McaCycleModel::step(self, i.cycle)
+        let grant = McaCycleModel::step(self, i.cycle);
+        McaOut {
+            grant,
+            starve: self.starve_cycles(),
+        }
     }
 }
 
-impl Observed for Grant {
+impl Observed for McaOut {
     fn differences(&self, actual: &Self) -> String {
         let mut v = Vec::new();
-        field("grant", self, actual, &mut v);
+        field("grant", &self.grant, &actual.grant, &mut v);
+        field("starve", &self.starve, &actual.starve, &mut v);
         v.join("; ")
     }
 }
@@ -190,10 +203,19 @@ mod tests {
             threshold: 4,
             limit: 2,
         };
-        let g: Vec<Grant> = (0..3).map(|_| Block::step(&mut m, i)).collect();
+        let g: Vec<(Grant, u32)> = (0..3)
+            .map(|_| {
+                let o = Block::step(&mut m, i);
+                (o.grant, o.starve)
+            })
+            .collect();
         assert_eq!(
             g,
-            [Grant::ComputeOnly, Grant::ComputeOnly, Grant::CommFirst]
+            [
+                (Grant::ComputeOnly, 1),
+                (Grant::ComputeOnly, 2),
+                (Grant::CommFirst, 3)
+            ]
         );
     }
 }

@@ -32,6 +32,11 @@ use crate::t3::{TrackerIn, TrackerOut};
 const BATCH: usize = 8192;
 /// Batches in flight per checker before the simulation waits.
 const DEPTH: usize = 8;
+/// Checker threads sharing the NMC bursts: the RTL ALU is the most
+/// expensive block by far, and it is stateless, so its bursts split
+/// cleanly (batches go round-robin; each burst's operands depend only on
+/// its index in its device's stream).
+const NMC_WORKERS: usize = 2;
 
 /// Checks that `cfg` fits the verilated blocks selected in `sel`; the
 /// error names the config field.
@@ -116,42 +121,65 @@ pub fn probes(
 }
 
 type TrackerEv = (u32, TrackerIn, TrackerOut);
-/// Device, channel, completion cycle, bursts.
-type NmcEv = (u32, u32, u64, u32);
+/// An update the DRAM served: its bursts are the device's bursts
+/// `first..first + bursts`; `seq` orders the events for reporting.
+#[derive(Debug, Clone, Copy)]
+struct NmcEv {
+    dev: u32,
+    channel: u32,
+    cycle: u64,
+    bursts: u32,
+    first: u64,
+    seq: u64,
+}
 type ArbEv = (u32, u32, ArbEvent);
 
-/// Events on their way to one checker thread.
+/// What a checker thread returns: its outcome and, on divergence, the
+/// position of the diverging event in the event stream.
+type WorkerResult = (Outcome, u64);
+
+/// One checker thread: where its batches go, and its result.
+type Worker<E> = (Option<SyncSender<Vec<E>>>, Option<JoinHandle<WorkerResult>>);
+
+/// Events on their way to a block's checker threads (one, or several that
+/// take whole batches in turn).
 struct Lane<E> {
     buf: Vec<E>,
-    tx: Option<SyncSender<Vec<E>>>,
-    handle: Option<JoinHandle<Outcome>>,
+    workers: Vec<Worker<E>>,
+    next: usize,
     block: Block,
 }
 
 impl<E: Send + 'static> Lane<E> {
-    fn spawn<C, F>(block: Block, make: F, stop: Arc<AtomicBool>) -> Self
+    fn spawn<C, F>(block: Block, n: usize, make: F, stop: Arc<AtomicBool>) -> Self
     where
         C: Checker<Ev = E>,
-        F: FnOnce() -> C + Send + 'static,
+        F: Fn() -> C + Send + Clone + 'static,
     {
-        let (tx, rx) = sync_channel::<Vec<E>>(DEPTH);
-        let handle = std::thread::spawn(move || {
-            let start = Instant::now();
-            let mut c = make();
-            for batch in rx {
-                if let Err(d) = c.check(&batch) {
-                    stop.store(true, Ordering::Relaxed);
-                    return Err(d);
-                }
-            }
-            let mut s = c.summary();
-            s.wall_s = start.elapsed().as_secs_f64();
-            Ok(s)
-        });
+        let workers = (0..n.max(1))
+            .map(|_| {
+                let (tx, rx) = sync_channel::<Vec<E>>(DEPTH);
+                let (make, stop) = (make.clone(), stop.clone());
+                let handle = std::thread::spawn(move || {
+                    let start = Instant::now();
+                    let mut c = make();
+                    for batch in rx {
+                        if let Err(d) = c.check(&batch) {
+                            stop.store(true, Ordering::Relaxed);
+                            return (Err(d), c.failed_at());
+                        }
+                    }
+                    let mut s = c.summary();
+                    s.wall_s = start.elapsed().as_secs_f64();
+                    (Ok(s), u64::MAX)
+                });
+                (Some(tx), Some(handle))
+            })
+            .collect();
         Lane {
             buf: Vec::with_capacity(BATCH),
-            tx: Some(tx),
-            handle: Some(handle),
+            workers,
+            next: 0,
             block,
         }
     }
@@ -169,32 +197,67 @@ impl<E: Send + 'static> Lane<E> {
             return;
         }
         let b = std::mem::replace(&mut self.buf, Vec::with_capacity(BATCH));
-        if let Some(tx) = &self.tx {
+        let n = self.workers.len();
+        if let Some(tx) = &self.workers[self.next].0 {
             // A checker that stopped (divergence) no longer listens.
             let _ = tx.send(b);
         }
+        self.next = (self.next + 1) % n;
     }
 
+    /// Joins the checkers: the earliest divergence in event order, or the
+    /// checks summed.
     fn finish(&mut self, mode: &str) -> Option<Outcome> {
         self.flush();
-        self.tx = None;
-        let h = self.handle.take()?;
-        Some(h.join().unwrap_or_else(|_| {
-            Err(Box::new(ReplayDivergence {
-                block: self.block,
-                mode: mode.to_string(),
-                device: 0,
-                channel: None,
-                cycle: 0,
-                step: 0,
-                seed: 0,
-                inputs: String::new(),
-                expected: String::new(),
-                actual: String::new(),
-                fields: "the checker thread panicked".into(),
-                waveform: Waveform::NotWritten("no divergence to show".into()),
-            }))
-        }))
+        for w in &mut self.workers {
+            w.0 = None;
+        }
+        let mut first: Option<(u64, Box<ReplayDivergence>)> = None;
+        let mut sum: Option<BlockCheck> = None;
+        for w in &mut self.workers {
+            let h = w.1.take()?;
+            let (outcome, at) = h.join().unwrap_or_else(|_| {
+                let d = Box::new(ReplayDivergence {
+                    block: self.block,
+                    mode: mode.to_string(),
+                    device: 0,
+                    channel: None,
+                    cycle: 0,
+                    step: 0,
+                    seed: 0,
+                    inputs: String::new(),
+                    expected: String::new(),
+                    actual: String::new(),
+                    fields: "the checker thread panicked".into(),
+                    waveform: Waveform::NotWritten("no divergence to show".into()),
+                });
+                (Err(d), 0)
+            });
+            match outcome {
+                Err(d) => {
+                    if first.as_ref().is_none_or(|f| at < f.0) {
+                        first = Some((at, d));
+                    }
+                }
+                Ok(c) => {
+                    sum = Some(match sum {
+                        None => c,
+                        Some(mut s) => {
+                            s.instances = s.instances.max(c.instances);
+                            s.checked += c.checked;
+                            s.rtl_cycles += c.rtl_cycles;
+                            s.dram_cycles += c.dram_cycles;
+                            s.wall_s = s.wall_s.max(c.wall_s);
+                            s
+                        }
+                    })
+                }
+            }
+        }
+        match first {
+            Some((_, d)) => Some(Err(d)),
+            None => sum.map(Ok),
+        }
     }
 }
 
@@ -203,6 +266,11 @@ trait Checker {
     type Ev;
     fn check(&mut self, batch: &[Self::Ev]) -> Result<(), Box<ReplayDivergence>>;
     fn summary(&self) -> BlockCheck;
+    /// After a divergence: where in the event stream it was (only blocks
+    /// whose events are shared among several checkers need it).
+    fn failed_at(&self) -> u64 {
+        0
+    }
 }
 
 struct ReplayProbe {
@@ -210,6 +278,10 @@ struct ReplayProbe {
     tracker: Option<Lane<TrackerEv>>,
     nmc: Option<Lane<NmcEv>>,
     arbiter: Option<Lane<ArbEv>>,
+    /// Per device: NMC bursts sent so far.
+    nmc_bursts: Vec<u64>,
+    /// NMC events sent so far.
+    nmc_seq: u64,
     access_bytes: u64,
     stop: Arc<AtomicBool>,
     sink: Sink,
@@ -229,15 +301,22 @@ impl ReplayProbe {
             let s = settings.clone();
             Lane::spawn(
                 Block::Tracker,
+                1,
                 move || TrackerChecker::new(name, &s),
                 stop.clone(),
             )
         });
         let dtype = Dtype::parse(&cfg.mem.nmc.dtype).unwrap_or(Dtype::Fp16);
+        // A waveform re-run keeps the target's bursts on one instance.
+        let nmc_workers = match &settings.trace {
+            Some(t) if t.block == Block::Nmc => 1,
+            _ => NMC_WORKERS,
+        };
         let nmc = blocks.nmc.then(|| {
             let s = settings.clone();
             Lane::spawn(
                 Block::Nmc,
+                nmc_workers,
                 move || NmcChecker::new(name, &s, dtype),
                 stop.clone(),
             )
@@ -251,6 +330,7 @@ impl ReplayProbe {
             let s = settings.clone();
             Lane::spawn(
                 Block::Arbiter,
+                1,
                 move || ArbChecker::new(name, &s, limit),
                 stop.clone(),
             )
@@ -260,6 +340,8 @@ impl ReplayProbe {
             tracker,
             nmc,
             arbiter,
+            nmc_bursts: Vec::new(),
+            nmc_seq: 0,
             access_bytes: cfg.mem.access_bytes() as u64,
             stop,
             sink,
@@ -284,9 +366,22 @@ impl Probe for ReplayProbe {
 
     fn memory(&mut self, dev: u32, mem: &mut MemorySystem, served: &[Completion]) {
         if let Some(l) = &mut self.nmc {
+            let d = dev as usize;
+            if self.nmc_bursts.len() <= d {
+                self.nmc_bursts.resize(d + 1, 0);
+            }
             for c in served.iter().filter(|c| c.op == Op::Update) {
                 let bursts = (c.bytes / self.access_bytes).max(1) as u32;
-                l.push((dev, c.channel, c.cycle, bursts));
+                l.push(NmcEv {
+                    dev,
+                    channel: c.channel,
+                    cycle: c.cycle,
+                    bursts,
+                    first: self.nmc_bursts[d],
+                    seq: self.nmc_seq,
+                });
+                self.nmc_bursts[d] += bursts as u64;
+                self.nmc_seq += 1;
             }
         }
         if let Some(l) = &mut self.arbiter {
@@ -302,9 +397,14 @@ impl Probe for ReplayProbe {
 impl Drop for ReplayProbe {
     fn drop(&mut self) {
         let mode = self.mode;
+        let mut nmc = self.nmc.as_mut().and_then(|l| l.finish(mode));
+        if let Some(Ok(c)) = &mut nmc {
+            // Instances are devices, however many checkers shared them.
+            c.instances = self.nmc_bursts.iter().filter(|&&b| b > 0).count() as u32;
+        }
         let outcomes = [
             self.tracker.as_mut().and_then(|l| l.finish(mode)),
-            self.nmc.as_mut().and_then(|l| l.finish(mode)),
+            nmc,
             self.arbiter.as_mut().and_then(|l| l.finish(mode)),
         ];
         let mut sink = match self.sink.lock() {
@@ -501,7 +601,6 @@ impl Checker for TrackerChecker {
 
 struct NmcInst {
     rtl: AluRtl,
-    operands: Operands,
     steps: u64,
 }
 
@@ -509,8 +608,13 @@ struct NmcInst {
 /// stimulus (`AluStimulus`) draws a dozen fields per lane and cost more
 /// than the RTL it fed. Still mixes in the cases adders get wrong: exact
 /// and near cancellation, equal exponents, zeros, subnormals, infinities
-/// and NaNs, in both formats' encodings.
-struct Operands(u64);
+/// and NaNs, in both formats' encodings. One stream per device, so devices
+/// do not depend on each other's update order; SplitMix64 is a counter, so
+/// burst `k` is drawn directly, whichever checker thread gets it.
+struct Operands {
+    seed: u64,
+    dtype: Dtype,
+}
 
 /// Specials of both formats: zeros, smallest and largest subnormals,
 /// largest finite, infinities, NaNs (quiet and signalling).
@@ -519,43 +623,68 @@ const SPECIALS: [u16; 16] = [
     0xFF80, 0x7F81, 0x7FC0, 0x0080,
 ];
 
+/// Which of `Operands::lane`'s candidates `b` is, by the top nibble of the
+/// draw: half the lanes independent, then negated, near-negated, special,
+/// same exponent.
+const B_KIND: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 2, 3, 4, 4, 4];
+
+const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+
 impl Operands {
-    fn draw(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
+    fn new(seed: u64, dev: u32, dtype: Dtype) -> Self {
+        Operands {
+            seed: seed ^ (dev as u64).wrapping_mul(0xD1B5_4A32_D192_ED03),
+            dtype,
+        }
+    }
+
+    /// Draw `n` (0-based) of the device's SplitMix64 stream.
+    #[inline]
+    fn draw(&self, n: u64) -> u64 {
+        let mut z = self
+            .seed
+            .wrapping_add(n.wrapping_add(1).wrapping_mul(GOLDEN));
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
 
-    fn burst(&mut self, dtype: Dtype) -> AluIn {
+    /// One lane's operands. The choices are table look-ups, not branches:
+    /// on random data every branch here was a misprediction.
+    #[inline]
+    fn lane(r: u64, exp_mask: u16) -> (u16, u16) {
+        let sel = (r >> 56) as u8;
+        let a = if sel & 0xF == 0 {
+            SPECIALS[(r >> 48) as usize & 15]
+        } else {
+            r as u16
+        };
+        let x = (r >> 16) as u16;
+        let neg = a ^ 0x8000;
+        let candidates = [
+            x,
+            neg,
+            neg.wrapping_add(x & 7).wrapping_sub(3),
+            SPECIALS[(x & 15) as usize],
+            (a & (0x8000 | exp_mask)) ^ (x & !exp_mask & 0x7FFF) ^ (x & 0x8000),
+        ];
+        (a, candidates[B_KIND[(sel >> 4) as usize] as usize])
+    }
+
+    /// Burst `k` of the device's stream.
+    fn burst(&self, k: u64) -> AluIn {
         let mut i = AluIn {
-            dtype,
+            dtype: self.dtype,
             a: [0; LANES],
             b: [0; LANES],
         };
-        let exp_mask: u16 = match dtype {
+        let exp_mask: u16 = match self.dtype {
             Dtype::Fp16 => 0x7C00,
             Dtype::Bf16 => 0x7F80,
         };
+        let base = k.wrapping_mul(LANES as u64);
         for l in 0..LANES {
-            let r = self.draw();
-            let sel = (r >> 56) as u8;
-            let a = if sel & 0xF == 0 {
-                SPECIALS[(r >> 48) as usize & 15]
-            } else {
-                r as u16
-            };
-            let x = (r >> 16) as u16;
-            let b = match sel >> 4 {
-                0..8 => x,
-                8 | 9 => a ^ 0x8000,
-                10 | 11 => (a ^ 0x8000).wrapping_add(x & 7).wrapping_sub(3),
-                12 => SPECIALS[(x & 15) as usize],
-                _ => (a & (0x8000 | exp_mask)) ^ (x & !exp_mask & 0x7FFF) ^ (x & 0x8000),
-            };
-            i.a[l] = a;
-            i.b[l] = b;
+            (i.a[l], i.b[l]) = Self::lane(self.draw(base + l as u64), exp_mask);
         }
         i
     }
@@ -569,6 +698,7 @@ struct NmcChecker {
     tracing: Tracing,
     checked: u64,
     seed: u64,
+    failed_at: u64,
 }
 
 impl NmcChecker {
@@ -581,6 +711,7 @@ impl NmcChecker {
             tracing: Tracing::new(s.trace.clone(), Block::Nmc),
             checked: 0,
             seed: s.seed,
+            failed_at: u64::MAX,
         }
     }
 }
@@ -589,26 +720,27 @@ impl Checker for NmcChecker {
     type Ev = NmcEv;
 
     fn check(&mut self, batch: &[NmcEv]) -> Result<(), Box<ReplayDivergence>> {
-        for &(dev, channel, cycle, bursts) in batch {
-            let d = dev as usize;
+        for ev in batch {
+            let (dev, d) = (ev.dev, ev.dev as usize);
             if self.devs.len() <= d {
                 self.devs.resize_with(d + 1, || None);
             }
             let target = self.tracing.is_target(dev, None);
-            let seed = self.seed;
             let inst = self.devs[d].get_or_insert_with(|| NmcInst {
                 rtl: AluRtl::new(target),
-                // One operand stream per device, so devices do not depend
-                // on each other's update order.
-                operands: Operands(seed ^ (dev as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)),
                 steps: 0,
             });
-            for _ in 0..bursts {
-                let step = inst.steps;
-                let i = inst.operands.burst(self.dtype);
+            let operands = Operands::new(self.seed, dev, self.dtype);
+            let faulty = Fault::hits(self.fault, Block::Nmc, ev.cycle);
+            for k in ev.first..ev.first + ev.bursts as u64 {
+                // The burst's index in the device's stream: the RTL edge
+                // of the device's one ALU when a single checker runs (as
+                // in a waveform re-run).
+                let step = k;
+                let i = operands.burst(k);
                 let expected = NmcAluModel.step(i);
                 let mut seen = i;
-                if Fault::hits(self.fault, Block::Nmc, cycle) {
+                if faulty {
                     seen.b[0] = seen.b[0].wrapping_add(1);
                 }
                 if target {
@@ -623,12 +755,13 @@ impl Checker for NmcChecker {
                     } else {
                         Waveform::NotWritten("written by a re-run of the replay".into())
                     };
+                    self.failed_at = ev.seq;
                     return Err(Box::new(ReplayDivergence {
                         block: Block::Nmc,
                         mode: self.mode.to_string(),
                         device: dev,
-                        channel: Some(channel),
-                        cycle,
+                        channel: Some(ev.channel),
+                        cycle: ev.cycle,
                         step,
                         seed: self.seed,
                         inputs: format!("{seen:?}"),
@@ -646,6 +779,10 @@ impl Checker for NmcChecker {
     fn summary(&self) -> BlockCheck {
         let steps = self.devs.iter().flatten().map(|i| i.steps);
         edge_summary("nmc", self.mode, self.checked, steps)
+    }
+
+    fn failed_at(&self) -> u64 {
+        self.failed_at
     }
 }
 
@@ -705,6 +842,13 @@ impl ArbChecker {
     fn advance(inst: &mut ArbInst, limit: u32, tracing: &mut Tracing, target: bool, t: u64) {
         inst.pins.cycle.comm_waiting = inst.waiting;
         inst.pins.cycle.comm_served = false;
+        if !target && inst.next < t {
+            // The same edges as the loop below, in one call into C++.
+            let edges = inst.rtl.hold(inst.pins, t - inst.next);
+            inst.steps += edges;
+            inst.next = t;
+            return;
+        }
         while inst.next < t {
             let s = inst.rtl.starve_cycles();
             let stable = if inst.waiting { s >= limit } else { s == 0 };
@@ -856,7 +1000,7 @@ impl ArbChecker {
                 if target {
                     self.tracing.before_edge(&mut inst.rtl, inst.steps);
                 }
-                let actual = inst.rtl.step(inst.pins);
+                let actual = inst.rtl.step(inst.pins).grant;
                 inst.steps += 1;
                 inst.next = cycle + 1;
                 inst.waiting = comm_waiting_after;

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::{
     AluIn, AluOut, AluStimulus, Block, CosimError, CosimSummary, Divergence, LANES, Lockstep,
-    McaIn, McaStimulus, NmcAluModel, Observed, Stimulus, TrackerStimulus, WAVEFORM_CYCLES,
+    McaIn, McaOut, McaStimulus, NmcAluModel, Observed, Stimulus, TrackerStimulus, WAVEFORM_CYCLES,
     Waveform,
 };
 use crate::mem::arbiter::{Grant, McaCycleModel};
@@ -127,22 +127,38 @@ impl McaRtl {
     pub fn starve_cycles(&self) -> u32 {
         self.1
     }
+
+    /// Drives up to `max` edges with the inputs `i` held, stopping early
+    /// where the outputs can be known without them (see `ffi::McaRtl::hold`);
+    /// returns the edges driven. Equal to that many `step`s.
+    pub fn hold(&mut self, i: McaIn, max: u64) -> u64 {
+        let h = self.0.pin_mut().hold(&pins(i), max);
+        self.1 = h.out.starve;
+        h.cycles
+    }
+}
+
+fn pins(i: McaIn) -> ffi::McaPins {
+    ffi::McaPins {
+        compute_waiting: i.cycle.compute_waiting,
+        comm_waiting: i.cycle.comm_waiting,
+        compute_occupancy: i.cycle.compute_occupancy,
+        comm_served: i.cycle.comm_served,
+        threshold: i.threshold,
+        limit: i.limit,
+    }
 }
 
 impl Block for McaRtl {
     type In = McaIn;
-    type Out = Grant;
-    fn step(&mut self, i: McaIn) -> Grant {
-        let o = self.0.pin_mut().step(&ffi::McaPins {
-            compute_waiting: i.cycle.compute_waiting,
-            comm_waiting: i.cycle.comm_waiting,
-            compute_occupancy: i.cycle.compute_occupancy,
-            comm_served: i.cycle.comm_served,
-            threshold: i.threshold,
-            limit: i.limit,
-        });
+    type Out = McaOut;
+    fn step(&mut self, i: McaIn) -> McaOut {
+        let o = self.0.pin_mut().step(&pins(i));
         self.1 = o.starve;
-        Grant::from_bits(o.grant)
+        McaOut {
+            grant: Grant::from_bits(o.grant),
+            starve: o.starve,
+        }
     }
 }
 
@@ -192,7 +208,7 @@ pub struct McaBench;
 impl Testbench for McaBench {
     const NAME: &'static str = "mca_arbiter";
     type In = McaIn;
-    type Out = Grant;
+    type Out = McaOut;
     type Model = McaCycleModel;
     type Rtl = McaRtl;
     type Stim = McaStimulus;

@@ -5,8 +5,7 @@
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::models::{AluIn, AluOut, LANES, McaIn};
-use crate::mem::arbiter::Grant;
+use super::models::{AluIn, AluOut, LANES, McaIn, McaOut};
 use crate::mem::nmc_alu::Dtype;
 use crate::t3::{TrackerIn, TrackerOut};
 
@@ -335,7 +334,7 @@ impl McaStimulus {
 
 impl Stimulus for McaStimulus {
     type In = McaIn;
-    type Out = Grant;
+    type Out = McaOut;
 
     fn next(&mut self) -> McaIn {
         if self.settings_left == 0 {
@@ -365,6 +364,7 @@ impl Stimulus for McaStimulus {
 mod tests {
     use super::*;
     use crate::cosim::{Block, NmcAluModel};
+    use crate::mem::arbiter::Grant;
     use crate::mem::arbiter::McaCycleModel;
     use crate::t3::Tracker;
 
@@ -421,7 +421,7 @@ mod tests {
         let mut s = McaStimulus::new(9);
         let mut seen = [0u32; 4];
         for _ in 0..100_000 {
-            seen[Block::step(&mut m, s.next()) as usize] += 1;
+            seen[Block::step(&mut m, s.next()).grant as usize] += 1;
         }
         assert_eq!(seen[Grant::Both as usize], 0);
         for g in [Grant::ComputeFirst, Grant::ComputeOnly, Grant::CommFirst] {
