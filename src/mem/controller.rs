@@ -14,7 +14,7 @@
 use super::arbiter::{ArbEvent, ArbInputs, ArbitrationPolicy, Grant};
 use super::request::{Op, Stream, StreamClass};
 use super::scheduler::{Candidate, Scheduler, priority_key};
-use super::stats::ChannelStats;
+use super::stats::{ChannelStats, MemStats};
 use super::timing::Timing;
 
 const NO_ROW: u32 = u32::MAX;
@@ -75,6 +75,26 @@ pub(crate) struct Entry {
     pub bursts: u8,
     /// Whether its row hit/miss/conflict has been counted.
     pub classified: bool,
+}
+
+/// What a channel counts itself when no caller reads its served requests
+/// (trace replay): counting at issue saves handing every request to the
+/// memory system only to be counted there.
+#[derive(Debug, Clone)]
+pub(crate) struct LocalCounts {
+    /// Per-stream counts and read latencies (no channel entries).
+    pub stats: MemStats,
+    /// Latest completion cycle.
+    pub last_done: u64,
+}
+
+impl LocalCounts {
+    pub fn new() -> LocalCounts {
+        LocalCounts {
+            stats: MemStats::new(0),
+            last_done: 0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,6 +241,8 @@ pub(crate) struct Channel {
     cache: Box<ChoiceCache>,
     cache_valid: [[u64; 3]; 2],
     pub stats: ChannelStats,
+    /// When set, served requests are counted here instead of handed out.
+    pub(crate) local: Option<Box<LocalCounts>>,
 }
 
 /// Forgets a bank's cached choices (its queue or open row changed).
@@ -300,6 +322,7 @@ impl Channel {
             cache: Box::new([[[None; 64]; 3]; 2]),
             cache_valid: [[0; 3]; 2],
             stats: ChannelStats::default(),
+            local: None,
             p,
         }
     }
@@ -1113,6 +1136,14 @@ impl Channel {
                 hold(&mut b.next, ACT, pre_at + t.pre_to_act);
                 self.stats.precharges += 1;
             }
+        }
+        if let Some(l) = &mut self.local {
+            let bytes = self.p.access_bytes * e.bursts as u64;
+            l.stats.count_served(e.stream, bytes, at - e.arrive);
+            l.stats.count_done(e.stream, e.op, done - e.arrive);
+            l.last_done = l.last_done.max(done);
+            self.update_mode();
+            return;
         }
         out.push(Served {
             addr: e.addr,

@@ -15,6 +15,15 @@ pub struct StreamStats {
     pub queue_delay_cycles_sum: u64,
 }
 
+impl StreamStats {
+    pub fn add(&mut self, o: &StreamStats) {
+        self.requests += o.requests;
+        self.bytes += o.bytes;
+        self.latency_cycles_sum += o.latency_cycles_sum;
+        self.queue_delay_cycles_sum += o.queue_delay_cycles_sum;
+    }
+}
+
 /// Exact histogram of read latencies in DRAM cycles (1-cycle bins up to a
 /// bound, then one overflow bin), so percentiles are exact below the bound.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -188,6 +197,15 @@ impl MemStats {
             .filter(|s| s.class() == class)
             .map(|s| self.streams[s.index()].bytes)
             .sum()
+    }
+
+    /// Adds another system's per-stream counts and read latencies (not its
+    /// channels).
+    pub(crate) fn add_requests(&mut self, o: &MemStats) {
+        for (a, b) in self.streams.iter_mut().zip(&o.streams) {
+            a.add(b);
+        }
+        self.read_latency.merge(&o.read_latency);
     }
 
     #[inline]

@@ -14,7 +14,7 @@
 
 use super::address::{AddressMap, DramAddr};
 use super::arbiter;
-use super::controller::{Channel, ChannelParams, Served};
+use super::controller::{Channel, ChannelParams, LocalCounts, Served};
 use super::nmc_alu::{self, Dtype};
 use super::request::{Completion, Op, Request};
 use super::scheduler;
@@ -128,12 +128,35 @@ impl MemorySystem {
     /// Keeps data values from now on; updates add lanes of `dtype`.
     pub fn enable_data(&mut self, dtype: Dtype) {
         self.data.dtype = Some(dtype);
+        // Data effects happen as requests retire here, in DRAM order.
+        self.collect_local_counts();
+        for c in &mut self.channels {
+            c.local = None;
+        }
     }
 
     /// Stops collecting completions: statistics still count every request.
     pub fn discard_completions(&mut self) {
         self.keep_completions = false;
         self.completions.clear();
+        if self.data.dtype.is_none() {
+            // Nothing is left to do with a served request but count it,
+            // which its channel can do as it serves it.
+            for c in &mut self.channels {
+                c.local.get_or_insert_with(|| Box::new(LocalCounts::new()));
+            }
+        }
+    }
+
+    /// Folds what channels counted themselves into the system's statistics.
+    fn collect_local_counts(&mut self) {
+        for c in &mut self.channels {
+            if let Some(l) = &mut c.local {
+                self.stats.add_requests(&l.stats);
+                self.last_done = self.last_done.max(l.last_done);
+                **l = LocalCounts::new();
+            }
+        }
     }
 
     pub fn access_bytes(&self) -> u64 {
@@ -418,6 +441,7 @@ impl MemorySystem {
             }
         }
         self.retire_served();
+        self.collect_local_counts();
         end = end.max(self.last_done);
         self.now = self.now.max(end);
         end
@@ -529,6 +553,7 @@ impl MemorySystem {
 
     /// Closes the books at `end` and returns the statistics.
     pub fn finish(&mut self, end: u64) -> MemStats {
+        self.collect_local_counts();
         for (i, c) in self.channels.iter_mut().enumerate() {
             c.finish(end);
             self.stats.channels[i] = c.stats.clone();
