@@ -7,7 +7,7 @@ use std::collections::BinaryHeap;
 /// fix the order of simultaneous events that different components create
 /// (for example, arrivals from another device before local events), so the
 /// order does not depend on which component happened to push first.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct EventQueue<E> {
     heap: BinaryHeap<Entry<E>>,
     seq: u64,
@@ -17,7 +17,7 @@ pub struct EventQueue<E> {
 /// bits, then the class (8 bits), then the insertion number (56 bits), so
 /// the heap compares one `u128` instead of three fields (the queue's
 /// hottest operation). 2^56 insertions outlast any run.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Entry<E> {
     key: u128,
     event: E,

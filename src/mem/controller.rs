@@ -144,7 +144,7 @@ pub(crate) struct Served {
 }
 
 /// Controller configuration resolved from [`crate::config::MemConfig`].
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct ChannelParams {
     /// This channel's index in its memory system.
     pub id: u32,
@@ -161,7 +161,7 @@ pub(crate) struct ChannelParams {
     pub access_bytes: u64,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Channel {
     p: ChannelParams,
     /// `banks[..nb]` are this channel's banks.

@@ -38,7 +38,7 @@ pub enum Reject {
 }
 
 /// The sparse backing store and the payloads in flight.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct DataStore {
     dtype: Option<Dtype>,
     lines: HashMap<u64, Box<[u8]>>,
@@ -46,7 +46,9 @@ struct DataStore {
     read_back: HashMap<u64, Box<[u8]>>,
 }
 
-#[derive(Debug)]
+/// Clone copies the whole state, so two runs that share a prefix can
+/// simulate it once.
+#[derive(Debug, Clone)]
 pub struct MemorySystem {
     map: AddressMap,
     channels: Vec<Channel>,

@@ -33,7 +33,7 @@ pub fn signature(key: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Then {
     /// An L2 block fill of the block at `addr`; the listed (slot, step)
     /// wait for it.
@@ -54,14 +54,14 @@ enum Then {
     DmaRead { tile: u64, start: Ps },
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Op {
     remaining: u64,
     done_at: Ps,
     then: Then,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Ev {
     MemWake { dev: u32 },
     OpDone { dev: u32, op: u32 },
@@ -81,7 +81,7 @@ enum Unit {
     Tile { tile: u64 },
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Packet {
     dst: u32,
     /// The link it crossed (its credit goes back there).
@@ -103,7 +103,7 @@ struct Slot {
 }
 
 /// A unit being transmitted, packet by packet.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Tx {
     unit: Unit,
     sent: u64,
@@ -111,7 +111,7 @@ struct Tx {
     vals: Vec<u64>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct RsDev {
     started: bool,
     start: Ps,
@@ -131,7 +131,7 @@ struct RsDev {
 }
 
 /// Updates that found the tracker full, waiting for an entry.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Pending {
     tile: u64,
     offset: u64,
@@ -141,7 +141,7 @@ struct Pending {
 }
 
 /// Track & trigger state of one device.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct T3Dev {
     tracker: Option<Tracker>,
     /// The op counting a tracked tile's updates, until the tracker fires.
@@ -203,6 +203,7 @@ pub struct SimResult {
     pub symmetric: bool,
 }
 
+#[derive(Clone)]
 struct Dev {
     id: u32,
     mem: MemorySystem,
@@ -310,6 +311,81 @@ pub struct Sim<'a> {
     progress_at: Ps,
     sim_devs: u32,
     probe: Option<Box<dyn super::probe::Probe>>,
+    /// Stop the event loop after the event in which a device's GEMM ends
+    /// (see [`run_sharing_gemm`]).
+    stop_at_gemm_end: bool,
+    /// The device whose GEMM ended when the loop stopped for it.
+    gemm_ended: Option<u32>,
+}
+
+/// Runs `plans`, which differ only in the reduce-scatter that follows the
+/// GEMM (none, kernel, near-memory), simulating the GEMM they share once.
+///
+/// Until the first device's GEMM ends, no such plan starts a
+/// reduce-scatter, and nothing else in the simulation reads `Plan::rs`: the
+/// runs process the same events in the same order. So one simulation runs
+/// to the end of the event in which a GEMM ends (the point where
+/// `gemm_finished` would start the reduce-scatter), and each plan continues
+/// a copy of that state, starting its reduce-scatter there as it would
+/// have. Results are those of separate runs; plans that do not qualify,
+/// and every run in which the shared part fails or never reaches a GEMM's
+/// end, are simulated separately (so errors read as they would).
+pub fn run_sharing_gemm(trace: &Trace, cfg: &HwConfig, plans: &[Plan]) -> Vec<Result<SimResult>> {
+    let separately = || {
+        plans
+            .iter()
+            .map(|p| Sim::new(trace, cfg, p.clone())?.run())
+            .collect()
+    };
+    let Some(first) = plans.first() else {
+        return Vec::new();
+    };
+    let mut base = first.clone();
+    base.rs = None;
+    let shares = |p: &Plan| {
+        let mut q = p.clone();
+        q.rs = None;
+        q == base && p.gemm && !p.t3 && !p.concurrent_rs
+    };
+    if plans.len() < 2 || !plans.iter().all(shares) {
+        return separately();
+    }
+    let Ok(mut sim) = Sim::new(trace, cfg, base) else {
+        return separately();
+    };
+    sim.start();
+    // A GEMM with nothing to compute ends before the event loop, each
+    // device's reduce-scatter starting in turn with the next's tiles.
+    if sim.devs.iter().any(|d| d.gemm_end.is_some()) {
+        return separately();
+    }
+    sim.stop_at_gemm_end = true;
+    let (Ok(true), Some(d)) = (sim.run_events(), sim.gemm_ended) else {
+        return separately();
+    };
+    sim.gemm_ended = None;
+    let mut out = Vec::with_capacity(plans.len());
+    let mut shared = Some(sim);
+    for (i, p) in plans.iter().enumerate() {
+        // The last plan continues the shared state itself.
+        let mut s = if i + 1 == plans.len() {
+            match shared.take() {
+                Some(s) => s,
+                None => break,
+            }
+        } else {
+            match &shared {
+                Some(s) => s.fork(),
+                None => break,
+            }
+        };
+        s.plan = p.clone();
+        if p.rs.is_some() {
+            s.start_rs(d);
+        }
+        out.push(s.run_events().and_then(|_| s.end()));
+    }
+    out
 }
 
 impl<'a> Sim<'a> {
@@ -462,7 +538,36 @@ impl<'a> Sim<'a> {
             symmetric,
             sim_devs,
             probe: None,
+            stop_at_gemm_end: false,
+            gemm_ended: None,
         })
+    }
+
+    /// A copy of the whole state, to continue it under another plan. Only
+    /// an unwatched run is forked: a probe sees one run.
+    fn fork(&self) -> Sim<'a> {
+        debug_assert!(self.probe.is_none());
+        Sim {
+            cfg: self.cfg,
+            plan: self.plan.clone(),
+            g: self.g.clone(),
+            n: self.n,
+            ring: self.ring.clone(),
+            links: self.links.clone(),
+            devs: self.devs.clone(),
+            q: self.q.clone(),
+            now: self.now,
+            events: self.events,
+            slices: self.slices,
+            tiles_per_slice: self.tiles_per_slice,
+            comps: self.comps.clone(),
+            symmetric: self.symmetric,
+            progress_at: self.progress_at,
+            sim_devs: self.sim_devs,
+            probe: None,
+            stop_at_gemm_end: self.stop_at_gemm_end,
+            gemm_ended: self.gemm_ended,
+        }
     }
 
     /// Lets `probe` watch the run (the RTL co-simulation).
@@ -476,6 +581,13 @@ impl<'a> Sim<'a> {
 
     /// Runs to completion and checks every device's reduced chunk.
     pub fn run(mut self) -> Result<SimResult> {
+        self.start();
+        self.run_events()?;
+        self.end()
+    }
+
+    /// Starts every simulated device's work.
+    fn start(&mut self) {
         for d in 0..self.sim_devs {
             if self.plan.gemm {
                 let slots = self.devs[d as usize].slots.len() as u32;
@@ -492,6 +604,11 @@ impl<'a> Sim<'a> {
                 self.start_rs(d);
             }
         }
+    }
+
+    /// Processes events until none is left (false), or until the event in
+    /// which a GEMM ends when `stop_at_gemm_end` is set (true).
+    fn run_events(&mut self) -> Result<bool> {
         while let Some((t, ev)) = self.q.pop() {
             self.now = t;
             self.events += 1;
@@ -511,7 +628,15 @@ impl<'a> Sim<'a> {
                     self.stuck_report().join("\n")
                 )));
             }
+            if self.gemm_ended.is_some() {
+                return Ok(true);
+            }
         }
+        Ok(false)
+    }
+
+    /// Closes the run once no event is left.
+    fn end(mut self) -> Result<SimResult> {
         if let Some(p) = &mut self.probe {
             for dev in &mut self.devs {
                 p.memory(dev.id, &mut dev.mem, &[]);
@@ -1051,6 +1176,9 @@ impl<'a> Sim<'a> {
 
     fn gemm_finished(&mut self, d: u32) {
         self.devs[d as usize].gemm_end = Some(self.now);
+        if std::mem::take(&mut self.stop_at_gemm_end) {
+            self.gemm_ended = Some(d);
+        }
         if self.plan.rs.is_some() {
             self.start_rs(d);
         }
