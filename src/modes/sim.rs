@@ -9,7 +9,7 @@
 
 use super::plan::{Plan, RsKind};
 use crate::config::HwConfig;
-use crate::engine::{Clock, EventQueue, Ps};
+use crate::engine::{Clock, EventKey, EventQueue, Ps};
 use crate::error::{Error, Result};
 use crate::gpu::gemm::{GemmGeom, LINE};
 use crate::gpu::l2::L2;
@@ -63,13 +63,38 @@ struct Op {
 
 #[derive(Debug, Clone)]
 enum Ev {
-    MemWake { dev: u32 },
-    OpDone { dev: u32, op: u32 },
-    StepData { dev: u32, slot: u32, k: u64 },
-    StepDone { dev: u32, slot: u32, k: u64 },
-    BlockReady { dev: u32, slot: u32, k: u64 },
+    MemWake {
+        dev: u32,
+    },
+    OpDone {
+        dev: u32,
+        op: u32,
+    },
+    StepData {
+        dev: u32,
+        slot: u32,
+        k: u64,
+    },
+    StepDone {
+        dev: u32,
+        slot: u32,
+        k: u64,
+    },
+    BlockReady {
+        dev: u32,
+        slot: u32,
+        k: u64,
+    },
+    /// The next packet of a link's arrivals (`Sim::arrivals`) lands.
+    Arrival {
+        link: u32,
+    },
+    /// A packet landing out of its link's order (not expected: a link's
+    /// arrivals are in time order).
     Packet(Box<Packet>),
-    SendRetry { dev: u32 },
+    SendRetry {
+        dev: u32,
+    },
 }
 
 /// What a transfer carries.
@@ -299,6 +324,11 @@ pub struct Sim<'a> {
     links: Vec<Link>,
     devs: Vec<Dev>,
     q: EventQueue<Ev>,
+    /// Per link, packets on the wire in arrival order, each with its place
+    /// in the event order: a link's arrivals are in time order, so only
+    /// the first is in `q` (thousands of packets may be in flight, and a
+    /// smaller heap is cheaper to pop).
+    arrivals: Vec<std::collections::VecDeque<(EventKey, Packet)>>,
     now: Ps,
     events: u64,
     /// Slices per chunk and tiles per slice.
@@ -526,6 +556,7 @@ impl<'a> Sim<'a> {
             g,
             n,
             ring,
+            arrivals: links.iter().map(|_| Default::default()).collect(),
             links,
             devs,
             q: EventQueue::new(),
@@ -556,6 +587,7 @@ impl<'a> Sim<'a> {
             links: self.links.clone(),
             devs: self.devs.clone(),
             q: self.q.clone(),
+            arrivals: self.arrivals.clone(),
             now: self.now,
             events: self.events,
             slices: self.slices,
@@ -652,6 +684,15 @@ impl<'a> Sim<'a> {
             Ev::BlockReady { dev, slot, k } => self.block_ready(dev, slot, k, self.now),
             Ev::StepData { dev, slot, k } => self.step_data(dev, slot, k),
             Ev::StepDone { dev, slot, k } => self.step_done(dev, slot, k),
+            Ev::Arrival { link } => {
+                let fifo = &mut self.arrivals[link as usize];
+                if let Some((_, p)) = fifo.pop_front() {
+                    if let Some(&(k, _)) = fifo.front() {
+                        self.q.push_keyed(k, Ev::Arrival { link });
+                    }
+                    self.packet(p);
+                }
+            }
             Ev::Packet(p) => self.packet(*p),
             Ev::SendRetry { dev } => {
                 self.devs[dev as usize].rs.retry_at = None;
@@ -1374,18 +1415,27 @@ impl<'a> Sim<'a> {
                     self.devs[d as usize].t3.first_send.get_or_insert(self.now);
                     // Arrivals come before the receiver's own events of
                     // the same instant, whoever sent them.
-                    self.q.push_class(
-                        del.arrival,
-                        0,
-                        Ev::Packet(Box::new(Packet {
-                            dst,
-                            link,
-                            unit: self.rotate(unit),
-                            offset,
-                            bytes,
-                            vals,
-                        })),
-                    );
+                    let p = Packet {
+                        dst,
+                        link,
+                        unit: self.rotate(unit),
+                        offset,
+                        bytes,
+                        vals,
+                    };
+                    let key = self.q.key(del.arrival, 0);
+                    // Only the link's next arrival is in the event queue;
+                    // the rest wait here in the order they were sent.
+                    let fifo = &mut self.arrivals[link];
+                    match fifo.back() {
+                        None => {
+                            fifo.push_back((key, p));
+                            let link = link as u32;
+                            self.q.push_keyed(key, Ev::Arrival { link });
+                        }
+                        Some(&(last, _)) if last < key => fifo.push_back((key, p)),
+                        Some(_) => self.q.push_keyed(key, Ev::Packet(Box::new(p))),
+                    }
                 }
                 Err(LinkError::NoCredit) => {
                     if let Some(t) = self.links[link].credit_ready_at(self.now) {
