@@ -72,6 +72,13 @@ pub struct MemorySystem {
     /// each controller).
     backlog: Vec<[std::collections::VecDeque<(Request, u8)>; 2]>,
     backlog_len: usize,
+    /// Per channel, what [`Self::next_busy_event`] last found for it
+    /// (`u64::MAX`: no request queued), valid unless `busy_stale`: a
+    /// channel nothing touched since keeps its next command, and a ring
+    /// simulation asks after every submission, so only the channels
+    /// touched since the last question are asked again.
+    busy_next: Vec<u64>,
+    busy_stale: Vec<bool>,
 }
 
 impl MemorySystem {
@@ -124,6 +131,8 @@ impl MemorySystem {
             backlog: (0..n).map(|_| Default::default()).collect(),
             stalled: None,
             backlog_len: 0,
+            busy_next: vec![u64::MAX; n],
+            busy_stale: vec![true; n],
         })
     }
 
@@ -170,6 +179,7 @@ impl MemorySystem {
             addr: req.addr,
             capacity: self.map.capacity_bytes(),
         })?;
+        self.busy_stale[d.channel as usize] = true;
         // Channels only interact through arrivals: bring this one up to the
         // arrival before it sees the request.
         self.run_channel_before(d.channel as usize, now);
@@ -245,6 +255,7 @@ impl MemorySystem {
         if self.backlog_len == 0 {
             return;
         }
+        self.busy_stale[c] = true;
         for class in 0..2 {
             while let Some((req, bursts)) = self.backlog[c][class].front().copied() {
                 let cls = req.stream.class();
@@ -267,6 +278,7 @@ impl MemorySystem {
             // next decision waits until it is needed.
             return;
         }
+        self.busy_stale[c] = true;
         self.channels[c].skip_idle_refreshes(until);
         while let Some(t) = self.channels[c].next_time() {
             if t >= until {
@@ -320,16 +332,18 @@ impl MemorySystem {
     /// Earliest cycle of a command on a channel that has requests queued;
     /// `None` when every queue is empty.
     pub fn next_busy_event(&mut self) -> Option<u64> {
-        let mut best: Option<u64> = None;
-        for ch in &mut self.channels {
-            if ch.is_idle() {
-                continue;
+        let mut best = u64::MAX;
+        for (c, ch) in self.channels.iter_mut().enumerate() {
+            if std::mem::take(&mut self.busy_stale[c]) {
+                self.busy_next[c] = if ch.is_idle() {
+                    u64::MAX
+                } else {
+                    ch.next_time().unwrap_or(u64::MAX)
+                };
             }
-            if let Some(t) = ch.next_time() {
-                best = Some(best.map_or(t, |b: u64| b.min(t)));
-            }
+            best = best.min(self.busy_next[c]);
         }
-        best
+        (best != u64::MAX).then_some(best)
     }
 
     /// Issues the single earliest command; returns its cycle.
@@ -343,6 +357,7 @@ impl MemorySystem {
             }
         }
         let (_, i) = best?;
+        self.busy_stale[i] = true;
         let t = self.channels[i].issue(&mut self.served)?;
         self.refill(i, t + 1);
         self.now = self.now.max(t);
@@ -368,6 +383,9 @@ impl MemorySystem {
     /// cycle of the last command issued, or `None` if it never will.
     pub fn drain_until_accepts(&mut self, channel: u32, req: &Request) -> Option<u64> {
         let i = channel as usize;
+        if let Some(s) = self.busy_stale.get_mut(i) {
+            *s = true;
+        }
         let mut t = self.now;
         let mut cmds = 0u64;
         while !self
@@ -393,6 +411,7 @@ impl MemorySystem {
     /// Serves every queued request (refreshes included as they fall due);
     /// returns the last cycle any channel was busy.
     pub fn drain_all(&mut self) -> u64 {
+        self.busy_stale.fill(true);
         let mut end = self.now;
         for c in 0..self.channels.len() {
             let mut idle_cmds = 0u64;
@@ -501,6 +520,7 @@ impl MemorySystem {
 
     /// Sets t3-mca's occupancy threshold on every controller.
     pub fn set_mca_threshold(&mut self, t: u32) {
+        self.busy_stale.fill(true);
         for c in &mut self.channels {
             c.arbiter_mut().set_threshold(t);
         }
