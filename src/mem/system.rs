@@ -73,12 +73,14 @@ pub struct MemorySystem {
     backlog: Vec<[std::collections::VecDeque<(Request, u8)>; 2]>,
     backlog_len: usize,
     /// Per channel, what [`Self::next_busy_event`] last found for it
-    /// (`u64::MAX`: no request queued), valid unless `busy_stale`: a
-    /// channel nothing touched since keeps its next command, and a ring
-    /// simulation asks after every submission, so only the channels
-    /// touched since the last question are asked again.
+    /// (`u64::MAX`: no request queued), valid unless the channel is listed
+    /// in `busy_stale`: a channel nothing touched since keeps its next
+    /// command, and a ring simulation asks after every submission, so only
+    /// the channels touched since the last question are asked again.
     busy_next: Vec<u64>,
-    busy_stale: Vec<bool>,
+    busy_stale: Vec<u32>,
+    /// Per channel: listed in `busy_stale`.
+    is_stale: Vec<bool>,
 }
 
 impl MemorySystem {
@@ -132,7 +134,8 @@ impl MemorySystem {
             stalled: None,
             backlog_len: 0,
             busy_next: vec![u64::MAX; n],
-            busy_stale: vec![true; n],
+            busy_stale: (0..n as u32).collect(),
+            is_stale: vec![true; n],
         })
     }
 
@@ -179,7 +182,7 @@ impl MemorySystem {
             addr: req.addr,
             capacity: self.map.capacity_bytes(),
         })?;
-        self.busy_stale[d.channel as usize] = true;
+        self.touch(d.channel as usize);
         // Channels only interact through arrivals: bring this one up to the
         // arrival before it sees the request.
         self.run_channel_before(d.channel as usize, now);
@@ -255,7 +258,7 @@ impl MemorySystem {
         if self.backlog_len == 0 {
             return;
         }
-        self.busy_stale[c] = true;
+        self.touch(c);
         for class in 0..2 {
             while let Some((req, bursts)) = self.backlog[c][class].front().copied() {
                 let cls = req.stream.class();
@@ -278,7 +281,7 @@ impl MemorySystem {
             // next decision waits until it is needed.
             return;
         }
-        self.busy_stale[c] = true;
+        self.touch(c);
         self.channels[c].skip_idle_refreshes(until);
         while let Some(t) = self.channels[c].next_time() {
             if t >= until {
@@ -332,18 +335,47 @@ impl MemorySystem {
     /// Earliest cycle of a command on a channel that has requests queued;
     /// `None` when every queue is empty.
     pub fn next_busy_event(&mut self) -> Option<u64> {
+        self.next_busy_event_touched();
+        let best = self.busy_next.iter().copied().min().unwrap_or(u64::MAX);
+        (best != u64::MAX).then_some(best)
+    }
+
+    /// [`Self::next_busy_event`] among the channels touched (by a
+    /// submission or by issuing) since either was last called. A caller
+    /// that holds a wake-up no later than the answer of its last full
+    /// question and wants to know whether it must move earlier needs only
+    /// these: the other channels' next commands have not changed.
+    pub fn next_busy_event_touched(&mut self) -> Option<u64> {
         let mut best = u64::MAX;
-        for (c, ch) in self.channels.iter_mut().enumerate() {
-            if std::mem::take(&mut self.busy_stale[c]) {
-                self.busy_next[c] = if ch.is_idle() {
-                    u64::MAX
-                } else {
-                    ch.next_time().unwrap_or(u64::MAX)
-                };
-            }
-            best = best.min(self.busy_next[c]);
+        for c in self.busy_stale.drain(..) {
+            let c = c as usize;
+            self.is_stale[c] = false;
+            let ch = &mut self.channels[c];
+            let t = if ch.is_idle() {
+                u64::MAX
+            } else {
+                ch.next_time().unwrap_or(u64::MAX)
+            };
+            self.busy_next[c] = t;
+            best = best.min(t);
         }
         (best != u64::MAX).then_some(best)
+    }
+
+    /// Channel `c` may have changed: [`Self::next_busy_event`] asks it
+    /// again.
+    #[inline]
+    fn touch(&mut self, c: usize) {
+        if !self.is_stale[c] {
+            self.is_stale[c] = true;
+            self.busy_stale.push(c as u32);
+        }
+    }
+
+    fn touch_all(&mut self) {
+        for c in 0..self.channels.len() {
+            self.touch(c);
+        }
     }
 
     /// Issues the single earliest command; returns its cycle.
@@ -357,7 +389,7 @@ impl MemorySystem {
             }
         }
         let (_, i) = best?;
-        self.busy_stale[i] = true;
+        self.touch(i);
         let t = self.channels[i].issue(&mut self.served)?;
         self.refill(i, t + 1);
         self.now = self.now.max(t);
@@ -383,8 +415,8 @@ impl MemorySystem {
     /// cycle of the last command issued, or `None` if it never will.
     pub fn drain_until_accepts(&mut self, channel: u32, req: &Request) -> Option<u64> {
         let i = channel as usize;
-        if let Some(s) = self.busy_stale.get_mut(i) {
-            *s = true;
+        if i < self.channels.len() {
+            self.touch(i);
         }
         let mut t = self.now;
         let mut cmds = 0u64;
@@ -411,7 +443,7 @@ impl MemorySystem {
     /// Serves every queued request (refreshes included as they fall due);
     /// returns the last cycle any channel was busy.
     pub fn drain_all(&mut self) -> u64 {
-        self.busy_stale.fill(true);
+        self.touch_all();
         let mut end = self.now;
         for c in 0..self.channels.len() {
             let mut idle_cmds = 0u64;
@@ -520,7 +552,7 @@ impl MemorySystem {
 
     /// Sets t3-mca's occupancy threshold on every controller.
     pub fn set_mca_threshold(&mut self, t: u32) {
-        self.busy_stale.fill(true);
+        self.touch_all();
         for c in &mut self.channels {
             c.arbiter_mut().set_threshold(t);
         }

@@ -767,12 +767,22 @@ impl<'a> Sim<'a> {
             requests += 1;
         }
         dev.ops[op as usize].remaining += requests;
-        self.arm_wake(d);
+        self.arm_wake(d, false);
     }
 
-    fn arm_wake(&mut self, d: u32) {
+    /// Moves device `d`'s memory wake-up earlier if its next command now
+    /// comes sooner. `full`: ask every channel (the wake-up was just used);
+    /// otherwise the wake-up is no later than every channel's next command
+    /// as last asked, and only the channels touched since can bring it
+    /// forward.
+    fn arm_wake(&mut self, d: u32, full: bool) {
         let dev = &mut self.devs[d as usize];
-        if let Some(c) = dev.mem.next_busy_event() {
+        let next = if full {
+            dev.mem.next_busy_event()
+        } else {
+            dev.mem.next_busy_event_touched()
+        };
+        if let Some(c) = next {
             let t = dev.mclk.time_of(c).max(self.now);
             if dev.wake_at.is_none_or(|w| t < w) {
                 dev.wake_at = Some(t);
@@ -809,7 +819,7 @@ impl<'a> Sim<'a> {
             }
         }
         self.comps = comps;
-        self.arm_wake(d);
+        self.arm_wake(d, true);
     }
 
     fn op_done(&mut self, d: u32, op: u32) -> Result<()> {
