@@ -81,6 +81,12 @@ pub struct MemorySystem {
     busy_stale: Vec<u32>,
     /// Per channel: listed in `busy_stale`.
     is_stale: Vec<bool>,
+    /// Per channel, its next command (refresh included; `u64::MAX`: none)
+    /// as last seen with its decision up to date, or 0 once the channel is
+    /// touched: a channel whose next command is known to fall at or after
+    /// a cycle has nothing to do before it, so [`Self::advance_before`]
+    /// need not visit it.
+    next_at: Vec<u64>,
 }
 
 impl MemorySystem {
@@ -136,6 +142,7 @@ impl MemorySystem {
             busy_next: vec![u64::MAX; n],
             busy_stale: (0..n as u32).collect(),
             is_stale: vec![true; n],
+            next_at: vec![0; n],
         })
     }
 
@@ -182,10 +189,10 @@ impl MemorySystem {
             addr: req.addr,
             capacity: self.map.capacity_bytes(),
         })?;
-        self.touch(d.channel as usize);
         // Channels only interact through arrivals: bring this one up to the
         // arrival before it sees the request.
         self.run_channel_before(d.channel as usize, now);
+        self.touch(d.channel as usize);
         let ch = &mut self.channels[d.channel as usize];
         if !ch.admits(now.max(self.now), req.op, req.stream.class()) {
             return Err(Reject::QueueFull { channel: d.channel });
@@ -276,15 +283,22 @@ impl MemorySystem {
     /// Issues channel `c`'s commands scheduled before `until`, refilling
     /// its queue from the backlog as slots free.
     fn run_channel_before(&mut self, c: usize, until: u64) {
-        if self.channels[c].floor() >= until {
+        if self.next_at[c] >= until || self.channels[c].floor() >= until {
             // No command can fall before `until`: nothing to issue, and the
-            // next decision waits until it is needed.
+            // next decision waits until it is needed. (Skipping refreshes
+            // changes nothing either: an idle channel's next command is
+            // its refresh, and one due before `until` is next.)
             return;
         }
         self.touch(c);
         self.channels[c].skip_idle_refreshes(until);
-        while let Some(t) = self.channels[c].next_time() {
+        loop {
+            let Some(t) = self.channels[c].next_time() else {
+                self.next_at[c] = u64::MAX;
+                break;
+            };
             if t >= until {
+                self.next_at[c] = t;
                 break;
             }
             self.channels[c].issue(&mut self.served);
@@ -354,7 +368,9 @@ impl MemorySystem {
             let t = if ch.is_idle() {
                 u64::MAX
             } else {
-                ch.next_time().unwrap_or(u64::MAX)
+                let t = ch.next_time().unwrap_or(u64::MAX);
+                self.next_at[c] = t;
+                t
             };
             self.busy_next[c] = t;
             best = best.min(t);
@@ -366,6 +382,7 @@ impl MemorySystem {
     /// again.
     #[inline]
     fn touch(&mut self, c: usize) {
+        self.next_at[c] = 0;
         if !self.is_stale[c] {
             self.is_stale[c] = true;
             self.busy_stale.push(c as u32);
