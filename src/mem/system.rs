@@ -282,6 +282,7 @@ impl MemorySystem {
 
     /// Issues channel `c`'s commands scheduled before `until`, refilling
     /// its queue from the backlog as slots free.
+    #[inline]
     fn run_channel_before(&mut self, c: usize, until: u64) {
         if self.next_at[c] >= until || self.channels[c].floor() >= until {
             // No command can fall before `until`: nothing to issue, and the
@@ -290,6 +291,12 @@ impl MemorySystem {
             // its refresh, and one due before `until` is next.)
             return;
         }
+        self.run_channel(c, until);
+    }
+
+    /// [`Self::run_channel_before`] past its cheap tests.
+    #[inline(never)]
+    fn run_channel(&mut self, c: usize, until: u64) {
         self.touch(c);
         self.channels[c].skip_idle_refreshes(until);
         loop {
