@@ -61,6 +61,8 @@ struct Op {
     then: Then,
 }
 
+/// k-steps ride as `u32` (checked in `Sim::new`) so an event is 16 bytes
+/// and a queue entry 32: the heap moves entries on every pop.
 #[derive(Debug, Clone)]
 enum Ev {
     MemWake {
@@ -73,17 +75,17 @@ enum Ev {
     StepData {
         dev: u32,
         slot: u32,
-        k: u64,
+        k: u32,
     },
     StepDone {
         dev: u32,
         slot: u32,
-        k: u64,
+        k: u32,
     },
     BlockReady {
         dev: u32,
         slot: u32,
-        k: u64,
+        k: u32,
     },
     /// The next packet of a link's arrivals (`Sim::arrivals`) lands.
     Arrival {
@@ -96,6 +98,8 @@ enum Ev {
         dev: u32,
     },
 }
+
+const _: () = assert!(std::mem::size_of::<Ev>() <= 16);
 
 /// What a transfer carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -437,6 +441,18 @@ impl<'a> Sim<'a> {
             )
             .into());
         }
+        if g.k_steps > u32::MAX as u64 {
+            return Err(crate::error::InputError::new(
+                crate::error::Location::file(trace.name.clone()),
+                "ops",
+                format!(
+                    "the GEMM has {} k-steps; at most {} are supported",
+                    g.k_steps,
+                    u32::MAX
+                ),
+            )
+            .into());
+        }
         let scales: Vec<f64> = (0..n).map(|d| trace.device(d).link_bw_scale).collect();
         let ring = Ring::with_device_bw_scales(scales)?;
         let links = ring.build_links(&cfg.link)?;
@@ -681,9 +697,9 @@ impl<'a> Sim<'a> {
         match ev {
             Ev::MemWake { dev } => self.mem_wake(dev),
             Ev::OpDone { dev, op } => self.op_done(dev, op)?,
-            Ev::BlockReady { dev, slot, k } => self.block_ready(dev, slot, k, self.now),
-            Ev::StepData { dev, slot, k } => self.step_data(dev, slot, k),
-            Ev::StepDone { dev, slot, k } => self.step_done(dev, slot, k),
+            Ev::BlockReady { dev, slot, k } => self.block_ready(dev, slot, k as u64, self.now),
+            Ev::StepData { dev, slot, k } => self.step_data(dev, slot, k as u64),
+            Ev::StepDone { dev, slot, k } => self.step_done(dev, slot, k as u64),
             Ev::Arrival { link } => {
                 let fifo = &mut self.arrivals[link as usize];
                 if let Some((_, p)) = fifo.pop_front() {
@@ -923,8 +939,14 @@ impl<'a> Sim<'a> {
         if hit {
             dev.l2_hits += 1;
             let lat = dev.gclk.time_of(self.cfg.gpu.l2_hit_latency_cycles as u64);
-            self.q
-                .push(self.now + lat, Ev::BlockReady { dev: d, slot, k });
+            self.q.push(
+                self.now + lat,
+                Ev::BlockReady {
+                    dev: d,
+                    slot,
+                    k: k as u32,
+                },
+            );
             return;
         }
         dev.l2_misses += 1;
@@ -946,7 +968,14 @@ impl<'a> Sim<'a> {
         s.ready[buf] = s.ready[buf].max(t);
         if s.pending[buf] == 0 {
             let at = s.ready[buf].max(self.now);
-            self.q.push(at, Ev::StepData { dev: d, slot, k });
+            self.q.push(
+                at,
+                Ev::StepData {
+                    dev: d,
+                    slot,
+                    k: k as u32,
+                },
+            );
         }
     }
 
@@ -961,7 +990,14 @@ impl<'a> Sim<'a> {
         let end = start + dur;
         dev.cu_free[cu] = end;
         dev.compute_busy += dur;
-        self.q.push(end, Ev::StepDone { dev: d, slot, k });
+        self.q.push(
+            end,
+            Ev::StepDone {
+                dev: d,
+                slot,
+                k: k as u32,
+            },
+        );
     }
 
     fn step_done(&mut self, d: u32, slot: u32, k: u64) {
