@@ -8,5 +8,5 @@
 mod queue;
 mod time;
 
-pub use queue::EventQueue;
+pub use queue::{EventKey, EventQueue};
 pub use time::{Clock, Ps};

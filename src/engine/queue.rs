@@ -7,7 +7,7 @@ use std::collections::BinaryHeap;
 /// fix the order of simultaneous events that different components create
 /// (for example, arrivals from another device before local events), so the
 /// order does not depend on which component happened to push first.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct EventQueue<E> {
     heap: BinaryHeap<Entry<E>>,
     seq: u64,
@@ -17,13 +17,17 @@ pub struct EventQueue<E> {
 /// bits, then the class (8 bits), then the insertion number (56 bits), so
 /// the heap compares one `u128` instead of three fields (the queue's
 /// hottest operation). 2^56 insertions outlast any run.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Entry<E> {
     key: u128,
     event: E,
 }
 
 const SEQ_BITS: u32 = 56;
+
+/// The order of an event in an [`EventQueue`] (see [`EventQueue::key`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EventKey(u128);
 
 impl<E> Entry<E> {
     fn time(&self) -> Ps {
@@ -70,12 +74,25 @@ impl<E> EventQueue<E> {
     /// Pushes with an explicit class: at equal times, lower classes pop
     /// first ([`Self::push`] uses class 1).
     pub fn push_class(&mut self, time: Ps, class: u8, event: E) {
+        let key = self.key(time, class);
+        self.push_keyed(key, event);
+    }
+
+    /// The order an event pushed now at (`time`, `class`) would take,
+    /// consuming its insertion number, without pushing it. A caller with a
+    /// stream of events already in this order (say, a link's arrivals) can
+    /// hold them outside the heap and keep only the next one in it
+    /// ([`Self::push_keyed`]): the events pop exactly as if all had been
+    /// pushed, from a smaller heap.
+    pub fn key(&mut self, time: Ps, class: u8) -> EventKey {
         self.seq += 1;
         let seq = (self.seq & ((1u64 << SEQ_BITS) - 1)) as u128;
-        self.heap.push(Entry {
-            key: ((time as u128) << 64) | ((class as u128) << SEQ_BITS) | seq,
-            event,
-        });
+        EventKey(((time as u128) << 64) | ((class as u128) << SEQ_BITS) | seq)
+    }
+
+    /// Pushes an event in the order [`Self::key`] gave it.
+    pub fn push_keyed(&mut self, key: EventKey, event: E) {
+        self.heap.push(Entry { key: key.0, event });
     }
 
     pub fn pop(&mut self) -> Option<(Ps, E)> {
@@ -108,6 +125,19 @@ mod tests {
         q.push(3, 'd');
         let order: Vec<char> = std::iter::from_fn(|| q.pop().map(|e| e.1)).collect();
         assert_eq!(order, vec!['b', 'd', 'a', 'c']);
+    }
+
+    #[test]
+    fn keyed_events_pop_as_if_pushed_when_keyed() {
+        let mut q = EventQueue::new();
+        q.push(5, 'a');
+        let k = q.key(5, 1);
+        q.push(5, 'c');
+        let k0 = q.key(2, 0);
+        q.push_keyed(k, 'b');
+        q.push_keyed(k0, 'z');
+        let order: Vec<char> = std::iter::from_fn(|| q.pop().map(|e| e.1)).collect();
+        assert_eq!(order, vec!['z', 'a', 'b', 'c']);
     }
 
     #[test]

@@ -79,7 +79,7 @@ impl Grant {
 }
 
 /// A stream arbitration policy.
-pub trait ArbitrationPolicy: Send + Sync + std::fmt::Debug {
+pub trait ArbitrationPolicy: Send + Sync + std::fmt::Debug + BoxClone {
     fn name(&self) -> &'static str;
     fn grant(&self, inp: &ArbInputs) -> Grant;
     /// False when the grant is always [`Grant::Both`]: the controller then
@@ -95,7 +95,25 @@ pub trait ArbitrationPolicy: Send + Sync + std::fmt::Debug {
     fn set_threshold(&mut self, _t: u32) {}
 }
 
-#[derive(Debug)]
+/// Copies a boxed policy, so a memory system (and a whole simulation) can
+/// be cloned at a point two runs share.
+pub trait BoxClone {
+    fn box_clone(&self) -> Box<dyn ArbitrationPolicy>;
+}
+
+impl<T: ArbitrationPolicy + Clone + 'static> BoxClone for T {
+    fn box_clone(&self) -> Box<dyn ArbitrationPolicy> {
+        Box::new(self.clone())
+    }
+}
+
+impl Clone for Box<dyn ArbitrationPolicy> {
+    fn clone(&self) -> Self {
+        self.box_clone()
+    }
+}
+
+#[derive(Debug, Clone)]
 pub struct FrFcfs;
 
 impl ArbitrationPolicy for FrFcfs {
@@ -110,7 +128,7 @@ impl ArbitrationPolicy for FrFcfs {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ComputeFirst;
 
 impl ArbitrationPolicy for ComputeFirst {

@@ -164,7 +164,7 @@ pub(crate) struct Served {
 }
 
 /// Controller configuration resolved from [`crate::config::MemConfig`].
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct ChannelParams {
     /// This channel's index in its memory system.
     pub id: u32,
@@ -181,7 +181,7 @@ pub(crate) struct ChannelParams {
     pub access_bytes: u64,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Channel {
     p: ChannelParams,
     /// `banks[..nb]` are this channel's banks.

@@ -38,7 +38,7 @@ pub enum Reject {
 }
 
 /// The sparse backing store and the payloads in flight.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct DataStore {
     dtype: Option<Dtype>,
     lines: HashMap<u64, Box<[u8]>>,
@@ -46,7 +46,9 @@ struct DataStore {
     read_back: HashMap<u64, Box<[u8]>>,
 }
 
-#[derive(Debug)]
+/// Clone copies the whole state, so two runs that share a prefix can
+/// simulate it once.
+#[derive(Debug, Clone)]
 pub struct MemorySystem {
     map: AddressMap,
     channels: Vec<Channel>,
@@ -70,6 +72,21 @@ pub struct MemorySystem {
     /// each controller).
     backlog: Vec<[std::collections::VecDeque<(Request, u8)>; 2]>,
     backlog_len: usize,
+    /// Per channel, what [`Self::next_busy_event`] last found for it
+    /// (`u64::MAX`: no request queued), valid unless the channel is listed
+    /// in `busy_stale`: a channel nothing touched since keeps its next
+    /// command, and a ring simulation asks after every submission, so only
+    /// the channels touched since the last question are asked again.
+    busy_next: Vec<u64>,
+    busy_stale: Vec<u32>,
+    /// Per channel: listed in `busy_stale`.
+    is_stale: Vec<bool>,
+    /// Per channel, its next command (refresh included; `u64::MAX`: none)
+    /// as last seen with its decision up to date, or 0 once the channel is
+    /// touched: a channel whose next command is known to fall at or after
+    /// a cycle has nothing to do before it, so [`Self::advance_before`]
+    /// need not visit it.
+    next_at: Vec<u64>,
 }
 
 impl MemorySystem {
@@ -122,6 +139,10 @@ impl MemorySystem {
             backlog: (0..n).map(|_| Default::default()).collect(),
             stalled: None,
             backlog_len: 0,
+            busy_next: vec![u64::MAX; n],
+            busy_stale: (0..n as u32).collect(),
+            is_stale: vec![true; n],
+            next_at: vec![0; n],
         })
     }
 
@@ -194,6 +215,7 @@ impl MemorySystem {
         // Channels only interact through arrivals: bring this one up to the
         // arrival before it sees the request.
         self.run_channel_before(d.channel as usize, now);
+        self.touch(d.channel as usize);
         let ch = &mut self.channels[d.channel as usize];
         if !ch.admits(now.max(self.now), req.op, req.stream.class()) {
             return Err(Reject::QueueFull { channel: d.channel });
@@ -266,6 +288,7 @@ impl MemorySystem {
         if self.backlog_len == 0 {
             return;
         }
+        self.touch(c);
         for class in 0..2 {
             while let Some((req, bursts)) = self.backlog[c][class].front().copied() {
                 let cls = req.stream.class();
@@ -282,15 +305,30 @@ impl MemorySystem {
 
     /// Issues channel `c`'s commands scheduled before `until`, refilling
     /// its queue from the backlog as slots free.
+    #[inline]
     fn run_channel_before(&mut self, c: usize, until: u64) {
-        if self.channels[c].floor() >= until {
+        if self.next_at[c] >= until || self.channels[c].floor() >= until {
             // No command can fall before `until`: nothing to issue, and the
-            // next decision waits until it is needed.
+            // next decision waits until it is needed. (Skipping refreshes
+            // changes nothing either: an idle channel's next command is
+            // its refresh, and one due before `until` is next.)
             return;
         }
+        self.run_channel(c, until);
+    }
+
+    /// [`Self::run_channel_before`] past its cheap tests.
+    #[inline(never)]
+    fn run_channel(&mut self, c: usize, until: u64) {
+        self.touch(c);
         self.channels[c].skip_idle_refreshes(until);
-        while let Some(t) = self.channels[c].next_time() {
+        loop {
+            let Some(t) = self.channels[c].next_time() else {
+                self.next_at[c] = u64::MAX;
+                break;
+            };
             if t >= until {
+                self.next_at[c] = t;
                 break;
             }
             self.channels[c].issue(&mut self.served);
@@ -341,16 +379,50 @@ impl MemorySystem {
     /// Earliest cycle of a command on a channel that has requests queued;
     /// `None` when every queue is empty.
     pub fn next_busy_event(&mut self) -> Option<u64> {
-        let mut best: Option<u64> = None;
-        for ch in &mut self.channels {
-            if ch.is_idle() {
-                continue;
-            }
-            if let Some(t) = ch.next_time() {
-                best = Some(best.map_or(t, |b: u64| b.min(t)));
-            }
+        self.next_busy_event_touched();
+        let best = self.busy_next.iter().copied().min().unwrap_or(u64::MAX);
+        (best != u64::MAX).then_some(best)
+    }
+
+    /// [`Self::next_busy_event`] among the channels touched (by a
+    /// submission or by issuing) since either was last called. A caller
+    /// that holds a wake-up no later than the answer of its last full
+    /// question and wants to know whether it must move earlier needs only
+    /// these: the other channels' next commands have not changed.
+    pub fn next_busy_event_touched(&mut self) -> Option<u64> {
+        let mut best = u64::MAX;
+        for c in self.busy_stale.drain(..) {
+            let c = c as usize;
+            self.is_stale[c] = false;
+            let ch = &mut self.channels[c];
+            let t = if ch.is_idle() {
+                u64::MAX
+            } else {
+                let t = ch.next_time().unwrap_or(u64::MAX);
+                self.next_at[c] = t;
+                t
+            };
+            self.busy_next[c] = t;
+            best = best.min(t);
         }
-        best
+        (best != u64::MAX).then_some(best)
+    }
+
+    /// Channel `c` may have changed: [`Self::next_busy_event`] asks it
+    /// again.
+    #[inline]
+    fn touch(&mut self, c: usize) {
+        self.next_at[c] = 0;
+        if !self.is_stale[c] {
+            self.is_stale[c] = true;
+            self.busy_stale.push(c as u32);
+        }
+    }
+
+    fn touch_all(&mut self) {
+        for c in 0..self.channels.len() {
+            self.touch(c);
+        }
     }
 
     /// Issues the single earliest command; returns its cycle.
@@ -364,6 +436,7 @@ impl MemorySystem {
             }
         }
         let (_, i) = best?;
+        self.touch(i);
         let t = self.channels[i].issue(&mut self.served)?;
         self.refill(i, t + 1);
         self.now = self.now.max(t);
@@ -389,6 +462,9 @@ impl MemorySystem {
     /// cycle of the last command issued, or `None` if it never will.
     pub fn drain_until_accepts(&mut self, channel: u32, req: &Request) -> Option<u64> {
         let i = channel as usize;
+        if i < self.channels.len() {
+            self.touch(i);
+        }
         let mut t = self.now;
         let mut cmds = 0u64;
         while !self
@@ -414,6 +490,7 @@ impl MemorySystem {
     /// Serves every queued request (refreshes included as they fall due);
     /// returns the last cycle any channel was busy.
     pub fn drain_all(&mut self) -> u64 {
+        self.touch_all();
         let mut end = self.now;
         for c in 0..self.channels.len() {
             let mut idle_cmds = 0u64;
@@ -523,6 +600,7 @@ impl MemorySystem {
 
     /// Sets t3-mca's occupancy threshold on every controller.
     pub fn set_mca_threshold(&mut self, t: u32) {
+        self.touch_all();
         for c in &mut self.channels {
             c.arbiter_mut().set_threshold(t);
         }

@@ -135,11 +135,29 @@ pub fn run_mode_probed(
     opts: Options,
     probes: ProbeFactory,
 ) -> Result<Option<SimResult>> {
+    let Some((plan, cfg)) = mode_plan(cfg, mode, allow_symmetry, opts) else {
+        return Ok(None);
+    };
+    let sim = Sim::new(trace, &cfg, plan)?;
+    match probes(mode, &cfg) {
+        Some(p) => sim.with_probe(p).run().map(Some),
+        None => sim.run().map(Some),
+    }
+}
+
+/// The plan of a mode and the config it runs on; `None` for a mode that
+/// simulates nothing (ideal).
+fn mode_plan(
+    cfg: &HwConfig,
+    mode: Mode,
+    allow_symmetry: bool,
+    opts: Options,
+) -> Option<(Plan, HwConfig)> {
     let mut cfg = cfg.clone();
     let plan = match mode {
         Mode::Sequential => Plan::new(true, Some(RsKind::Kernel)),
         Mode::RsNmc => Plan::new(true, Some(RsKind::Nmc)),
-        Mode::Ideal => return Ok(None),
+        Mode::Ideal => return None,
         Mode::T3 | Mode::T3Mca => {
             let mut p = Plan::new(true, None);
             p.staged = true;
@@ -161,11 +179,7 @@ pub fn run_mode_probed(
     };
     let mut plan = with(plan, opts);
     plan.allow_symmetry = allow_symmetry;
-    let sim = Sim::new(trace, &cfg, plan)?;
-    match probes(mode, &cfg) {
-        Some(p) => sim.with_probe(p).run().map(Some),
-        None => sim.run().map(Some),
-    }
+    Some((plan, cfg))
 }
 
 /// Knobs of a replay that are not hardware.
@@ -265,6 +279,76 @@ pub fn run_job_probed(
     }
 }
 
+/// The jobs of a replay grouped into what runs as one unit, by index into
+/// `jobs`: the GEMM alone and the modes that start their reduce-scatter
+/// after the whole GEMM (sequential, rs-nmc) share their GEMM phase, which
+/// is simulated once ([`sim::run_sharing_gemm`]); every other job is a task
+/// of its own.
+fn tasks(jobs: &[Job]) -> Vec<Vec<usize>> {
+    let shares = |j: Job| {
+        matches!(
+            j,
+            Job::GemmAlone | Job::Mode(Mode::Sequential) | Job::Mode(Mode::RsNmc)
+        )
+    };
+    let shared: Vec<usize> = (0..jobs.len()).filter(|&i| shares(jobs[i])).collect();
+    let grouped = shared.len() > 1;
+    let mut v: Vec<Vec<usize>> = (0..jobs.len())
+        .filter(|&i| !(grouped && shares(jobs[i])))
+        .map(|i| vec![i])
+        .collect();
+    if grouped {
+        v.push(shared);
+    }
+    v
+}
+
+/// Relative cost of a task (see [`Job::cost`]): its shared GEMM phase
+/// counts once.
+fn task_cost(trace: &Trace, jobs: &[Job], task: &[usize]) -> f64 {
+    let sum: f64 = task.iter().map(|&i| jobs[i].cost(trace)).sum();
+    sum - (task.len().saturating_sub(1)) as f64 * Job::GemmAlone.cost(trace)
+}
+
+/// Runs the jobs of a task; the results are in the task's order.
+fn run_task(
+    trace: &Trace,
+    cfg: &HwConfig,
+    jobs: &[Job],
+    task: &[usize],
+    opts: Options,
+) -> Vec<Result<Option<SimResult>>> {
+    let one_by_one = || {
+        task.iter()
+            .map(|&i| run_job(trace, cfg, jobs[i], opts))
+            .collect()
+    };
+    if task.len() < 2 {
+        return one_by_one();
+    }
+    let plans: Option<Vec<Plan>> = task
+        .iter()
+        .map(|&i| match jobs[i] {
+            Job::GemmAlone => Some(with(Plan::new(true, None), opts)),
+            Job::Mode(m) => mode_plan(cfg, m, !opts.all_devices, opts)
+                .filter(|(_, c)| c == cfg)
+                .map(|(p, _)| p),
+            Job::RsAlone => None,
+        })
+        .collect();
+    match plans {
+        Some(plans) => sim::run_sharing_gemm(trace, cfg, &plans)
+            .into_iter()
+            .map(|r| r.map(Some))
+            .collect(),
+        None => one_by_one(),
+    }
+}
+
+fn missing_run() -> crate::error::Error {
+    crate::error::Error::Check("a simulation did not report".into())
+}
+
 /// The report of `modes` from the results of [`jobs`]`(modes)`, in order.
 pub fn report_from(
     trace: &Trace,
@@ -298,7 +382,26 @@ pub fn replay_with(
     modes: &[Mode],
     opts: Options,
 ) -> Result<crate::report::replay::ReplayReport> {
-    replay_probed(trace, cfg, modes, opts, &no_probe)
+    use rayon::prelude::*;
+    let jobs = jobs(modes);
+    let done: Vec<Vec<(usize, Result<Option<SimResult>>)>> = tasks(&jobs)
+        .par_iter()
+        .map(|t| {
+            t.iter()
+                .copied()
+                .zip(run_task(trace, cfg, &jobs, t, opts))
+                .collect()
+        })
+        .collect();
+    let mut runs: Vec<Option<Result<Option<SimResult>>>> = jobs.iter().map(|_| None).collect();
+    for (i, r) in done.into_iter().flatten() {
+        runs[i] = Some(r);
+    }
+    let runs = runs
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(missing_run())))
+        .collect();
+    report_from(trace, cfg, modes, runs)
 }
 
 /// [`replay_with`], the modes' runs watched by the probes `probes` makes
@@ -318,8 +421,8 @@ pub fn replay_probed(
     report_from(trace, cfg, modes, runs)
 }
 
-/// Replays several traces in `modes`. Every (trace, simulation) job goes
-/// into one queue, largest trace and costliest run first, which every core
+/// Replays several traces in `modes`. Every (trace, task) pair (see
+/// [`tasks`]) goes into one queue, largest trace and costliest task first, which every core
 /// pulls from, so the cores stay busy to the end instead of idling behind
 /// the last large trace; each result has its own slot, so the reports do
 /// not depend on the order. `done` is called after each simulation
@@ -334,20 +437,20 @@ pub fn replay_many(
     use std::sync::atomic::{AtomicUsize, Ordering};
     type Runs = Vec<Option<Result<Option<SimResult>>>>;
     let jobs = jobs(modes);
+    let tasks = tasks(&jobs);
     let mut order: Vec<(usize, usize)> = (0..traces.len())
-        .flat_map(|t| (0..jobs.len()).map(move |j| (t, j)))
+        .flat_map(|t| (0..tasks.len()).map(move |j| (t, j)))
         .collect();
-    // Largest trace first, and within a trace the costliest run first: the
+    // Largest trace first, and within a trace the costliest task first: the
     // long runs start early and the short ones fill the end, while a trace
     // completes before the next begins, so few traces' results are held
     // at once. A stable sort: equal costs keep trace order.
     let size = |t: usize| Job::Mode(Mode::Sequential).cost(traces[t]);
+    let cost = |t: usize, j: usize| task_cost(traces[t], &jobs, &tasks[j]);
     order.sort_by(|&(ta, ja), &(tb, jb)| {
-        size(tb).total_cmp(&size(ta)).then(
-            jobs[jb]
-                .cost(traces[tb])
-                .total_cmp(&jobs[ja].cost(traces[ta])),
-        )
+        size(tb)
+            .total_cmp(&size(ta))
+            .then(cost(tb, jb).total_cmp(&cost(ta, ja)))
     });
     // Per trace: its runs so far and how many are still to come. The run
     // that completes a trace builds its report at once, so only the
@@ -365,11 +468,14 @@ pub fn replay_many(
             let Some(&(t, j)) = order.get(i) else {
                 break;
             };
-            let r = run_job(traces[t], cfg, jobs[j], Options::default());
+            let task = &tasks[j];
+            let rs = run_task(traces[t], cfg, &jobs, task, Options::default());
             let complete = match runs[t].lock() {
                 Ok(mut g) => {
-                    g.0[j] = Some(r);
-                    g.1 -= 1;
+                    for (&i, r) in task.iter().zip(rs) {
+                        g.0[i] = Some(r);
+                    }
+                    g.1 -= task.len();
                     (g.1 == 0).then(|| std::mem::take(&mut g.0))
                 }
                 Err(_) => None,
@@ -377,20 +483,16 @@ pub fn replay_many(
             if let Some(all) = complete {
                 let all = all
                     .into_iter()
-                    .map(|r| {
-                        r.unwrap_or_else(|| {
-                            Err(crate::error::Error::Check(
-                                "a simulation did not report".into(),
-                            ))
-                        })
-                    })
+                    .map(|r| r.unwrap_or_else(|| Err(missing_run())))
                     .collect();
                 let rep = report_from(traces[t], cfg, modes, all);
                 if let Ok(mut g) = reports[t].lock() {
                     *g = Some(rep);
                 }
             }
-            done();
+            for _ in task {
+                done();
+            }
         }
     });
     reports

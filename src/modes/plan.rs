@@ -17,7 +17,7 @@ pub enum RsKind {
 pub const DEFAULT_WATCHDOG_PS: u64 = 10_000_000_000;
 
 /// One simulated run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub gemm: bool,
     /// The reduce-scatter, started on each device when its GEMM ends (or at

@@ -9,7 +9,7 @@
 
 use super::plan::{Plan, RsKind};
 use crate::config::HwConfig;
-use crate::engine::{Clock, EventQueue, Ps};
+use crate::engine::{Clock, EventKey, EventQueue, Ps};
 use crate::error::{Error, Result};
 use crate::gpu::gemm::{GemmGeom, LINE};
 use crate::gpu::l2::L2;
@@ -33,7 +33,7 @@ pub fn signature(key: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Then {
     /// An L2 block fill of the block at `addr`; the listed (slot, step)
     /// wait for it.
@@ -54,23 +54,52 @@ enum Then {
     DmaRead { tile: u64, start: Ps },
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Op {
     remaining: u64,
     done_at: Ps,
     then: Then,
 }
 
-#[derive(Debug)]
+/// k-steps ride as `u32` (checked in `Sim::new`) so an event is 16 bytes
+/// and a queue entry 32: the heap moves entries on every pop.
+#[derive(Debug, Clone)]
 enum Ev {
-    MemWake { dev: u32 },
-    OpDone { dev: u32, op: u32 },
-    StepData { dev: u32, slot: u32, k: u64 },
-    StepDone { dev: u32, slot: u32, k: u64 },
-    BlockReady { dev: u32, slot: u32, k: u64 },
+    MemWake {
+        dev: u32,
+    },
+    OpDone {
+        dev: u32,
+        op: u32,
+    },
+    StepData {
+        dev: u32,
+        slot: u32,
+        k: u32,
+    },
+    StepDone {
+        dev: u32,
+        slot: u32,
+        k: u32,
+    },
+    BlockReady {
+        dev: u32,
+        slot: u32,
+        k: u32,
+    },
+    /// The next packet of a link's arrivals (`Sim::arrivals`) lands.
+    Arrival {
+        link: u32,
+    },
+    /// A packet landing out of its link's order (not expected: a link's
+    /// arrivals are in time order).
     Packet(Box<Packet>),
-    SendRetry { dev: u32 },
+    SendRetry {
+        dev: u32,
+    },
 }
+
+const _: () = assert!(std::mem::size_of::<Ev>() <= 16);
 
 /// What a transfer carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +110,7 @@ enum Unit {
     Tile { tile: u64 },
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Packet {
     dst: u32,
     /// The link it crossed (its credit goes back there).
@@ -103,7 +132,7 @@ struct Slot {
 }
 
 /// A unit being transmitted, packet by packet.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Tx {
     unit: Unit,
     sent: u64,
@@ -111,7 +140,7 @@ struct Tx {
     vals: Vec<u64>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct RsDev {
     started: bool,
     start: Ps,
@@ -131,7 +160,7 @@ struct RsDev {
 }
 
 /// Updates that found the tracker full, waiting for an entry.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Pending {
     tile: u64,
     offset: u64,
@@ -141,7 +170,7 @@ struct Pending {
 }
 
 /// Track & trigger state of one device.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct T3Dev {
     tracker: Option<Tracker>,
     /// The op counting a tracked tile's updates, until the tracker fires.
@@ -203,6 +232,7 @@ pub struct SimResult {
     pub symmetric: bool,
 }
 
+#[derive(Clone)]
 struct Dev {
     id: u32,
     mem: MemorySystem,
@@ -298,6 +328,11 @@ pub struct Sim<'a> {
     links: Vec<Link>,
     devs: Vec<Dev>,
     q: EventQueue<Ev>,
+    /// Per link, packets on the wire in arrival order, each with its place
+    /// in the event order: a link's arrivals are in time order, so only
+    /// the first is in `q` (thousands of packets may be in flight, and a
+    /// smaller heap is cheaper to pop).
+    arrivals: Vec<std::collections::VecDeque<(EventKey, Packet)>>,
     now: Ps,
     events: u64,
     /// Slices per chunk and tiles per slice.
@@ -310,6 +345,81 @@ pub struct Sim<'a> {
     progress_at: Ps,
     sim_devs: u32,
     probe: Option<Box<dyn super::probe::Probe>>,
+    /// Stop the event loop after the event in which a device's GEMM ends
+    /// (see [`run_sharing_gemm`]).
+    stop_at_gemm_end: bool,
+    /// The device whose GEMM ended when the loop stopped for it.
+    gemm_ended: Option<u32>,
+}
+
+/// Runs `plans`, which differ only in the reduce-scatter that follows the
+/// GEMM (none, kernel, near-memory), simulating the GEMM they share once.
+///
+/// Until the first device's GEMM ends, no such plan starts a
+/// reduce-scatter, and nothing else in the simulation reads `Plan::rs`: the
+/// runs process the same events in the same order. So one simulation runs
+/// to the end of the event in which a GEMM ends (the point where
+/// `gemm_finished` would start the reduce-scatter), and each plan continues
+/// a copy of that state, starting its reduce-scatter there as it would
+/// have. Results are those of separate runs; plans that do not qualify,
+/// and every run in which the shared part fails or never reaches a GEMM's
+/// end, are simulated separately (so errors read as they would).
+pub fn run_sharing_gemm(trace: &Trace, cfg: &HwConfig, plans: &[Plan]) -> Vec<Result<SimResult>> {
+    let separately = || {
+        plans
+            .iter()
+            .map(|p| Sim::new(trace, cfg, p.clone())?.run())
+            .collect()
+    };
+    let Some(first) = plans.first() else {
+        return Vec::new();
+    };
+    let mut base = first.clone();
+    base.rs = None;
+    let shares = |p: &Plan| {
+        let mut q = p.clone();
+        q.rs = None;
+        q == base && p.gemm && !p.t3 && !p.concurrent_rs
+    };
+    if plans.len() < 2 || !plans.iter().all(shares) {
+        return separately();
+    }
+    let Ok(mut sim) = Sim::new(trace, cfg, base) else {
+        return separately();
+    };
+    sim.start();
+    // A GEMM with nothing to compute ends before the event loop, each
+    // device's reduce-scatter starting in turn with the next's tiles.
+    if sim.devs.iter().any(|d| d.gemm_end.is_some()) {
+        return separately();
+    }
+    sim.stop_at_gemm_end = true;
+    let (Ok(true), Some(d)) = (sim.run_events(), sim.gemm_ended) else {
+        return separately();
+    };
+    sim.gemm_ended = None;
+    let mut out = Vec::with_capacity(plans.len());
+    let mut shared = Some(sim);
+    for (i, p) in plans.iter().enumerate() {
+        // The last plan continues the shared state itself.
+        let mut s = if i + 1 == plans.len() {
+            match shared.take() {
+                Some(s) => s,
+                None => break,
+            }
+        } else {
+            match &shared {
+                Some(s) => s.fork(),
+                None => break,
+            }
+        };
+        s.plan = p.clone();
+        if p.rs.is_some() {
+            s.start_rs(d);
+        }
+        out.push(s.run_events().and_then(|_| s.end()));
+    }
+    out
 }
 
 impl<'a> Sim<'a> {
@@ -327,6 +437,18 @@ impl<'a> Sim<'a> {
                     "the GEMM's operands and output need {} MB per device but the memory holds {} MB",
                     g.end >> 20,
                     cfg.mem.capacity_bytes() >> 20
+                ),
+            )
+            .into());
+        }
+        if g.k_steps > u32::MAX as u64 {
+            return Err(crate::error::InputError::new(
+                crate::error::Location::file(trace.name.clone()),
+                "ops",
+                format!(
+                    "the GEMM has {} k-steps; at most {} are supported",
+                    g.k_steps,
+                    u32::MAX
                 ),
             )
             .into());
@@ -450,6 +572,7 @@ impl<'a> Sim<'a> {
             g,
             n,
             ring,
+            arrivals: links.iter().map(|_| Default::default()).collect(),
             links,
             devs,
             q: EventQueue::new(),
@@ -462,7 +585,37 @@ impl<'a> Sim<'a> {
             symmetric,
             sim_devs,
             probe: None,
+            stop_at_gemm_end: false,
+            gemm_ended: None,
         })
+    }
+
+    /// A copy of the whole state, to continue it under another plan. Only
+    /// an unwatched run is forked: a probe sees one run.
+    fn fork(&self) -> Sim<'a> {
+        debug_assert!(self.probe.is_none());
+        Sim {
+            cfg: self.cfg,
+            plan: self.plan.clone(),
+            g: self.g.clone(),
+            n: self.n,
+            ring: self.ring.clone(),
+            links: self.links.clone(),
+            devs: self.devs.clone(),
+            q: self.q.clone(),
+            arrivals: self.arrivals.clone(),
+            now: self.now,
+            events: self.events,
+            slices: self.slices,
+            tiles_per_slice: self.tiles_per_slice,
+            comps: self.comps.clone(),
+            symmetric: self.symmetric,
+            progress_at: self.progress_at,
+            sim_devs: self.sim_devs,
+            probe: None,
+            stop_at_gemm_end: self.stop_at_gemm_end,
+            gemm_ended: self.gemm_ended,
+        }
     }
 
     /// Lets `probe` watch the run (the RTL co-simulation).
@@ -476,6 +629,13 @@ impl<'a> Sim<'a> {
 
     /// Runs to completion and checks every device's reduced chunk.
     pub fn run(mut self) -> Result<SimResult> {
+        self.start();
+        self.run_events()?;
+        self.end()
+    }
+
+    /// Starts every simulated device's work.
+    fn start(&mut self) {
         for d in 0..self.sim_devs {
             if self.plan.gemm {
                 let slots = self.devs[d as usize].slots.len() as u32;
@@ -492,6 +652,11 @@ impl<'a> Sim<'a> {
                 self.start_rs(d);
             }
         }
+    }
+
+    /// Processes events until none is left (false), or until the event in
+    /// which a GEMM ends when `stop_at_gemm_end` is set (true).
+    fn run_events(&mut self) -> Result<bool> {
         while let Some((t, ev)) = self.q.pop() {
             self.now = t;
             self.events += 1;
@@ -511,7 +676,15 @@ impl<'a> Sim<'a> {
                     self.stuck_report().join("\n")
                 )));
             }
+            if self.gemm_ended.is_some() {
+                return Ok(true);
+            }
         }
+        Ok(false)
+    }
+
+    /// Closes the run once no event is left.
+    fn end(mut self) -> Result<SimResult> {
         if let Some(p) = &mut self.probe {
             for dev in &mut self.devs {
                 p.memory(dev.id, &mut dev.mem, &[]);
@@ -524,9 +697,18 @@ impl<'a> Sim<'a> {
         match ev {
             Ev::MemWake { dev } => self.mem_wake(dev),
             Ev::OpDone { dev, op } => self.op_done(dev, op)?,
-            Ev::BlockReady { dev, slot, k } => self.block_ready(dev, slot, k, self.now),
-            Ev::StepData { dev, slot, k } => self.step_data(dev, slot, k),
-            Ev::StepDone { dev, slot, k } => self.step_done(dev, slot, k),
+            Ev::BlockReady { dev, slot, k } => self.block_ready(dev, slot, k as u64, self.now),
+            Ev::StepData { dev, slot, k } => self.step_data(dev, slot, k as u64),
+            Ev::StepDone { dev, slot, k } => self.step_done(dev, slot, k as u64),
+            Ev::Arrival { link } => {
+                let fifo = &mut self.arrivals[link as usize];
+                if let Some((_, p)) = fifo.pop_front() {
+                    if let Some(&(k, _)) = fifo.front() {
+                        self.q.push_keyed(k, Ev::Arrival { link });
+                    }
+                    self.packet(p);
+                }
+            }
             Ev::Packet(p) => self.packet(*p),
             Ev::SendRetry { dev } => {
                 self.devs[dev as usize].rs.retry_at = None;
@@ -601,12 +783,22 @@ impl<'a> Sim<'a> {
             requests += 1;
         }
         dev.ops[op as usize].remaining += requests;
-        self.arm_wake(d);
+        self.arm_wake(d, false);
     }
 
-    fn arm_wake(&mut self, d: u32) {
+    /// Moves device `d`'s memory wake-up earlier if its next command now
+    /// comes sooner. `full`: ask every channel (the wake-up was just used);
+    /// otherwise the wake-up is no later than every channel's next command
+    /// as last asked, and only the channels touched since can bring it
+    /// forward.
+    fn arm_wake(&mut self, d: u32, full: bool) {
         let dev = &mut self.devs[d as usize];
-        if let Some(c) = dev.mem.next_busy_event() {
+        let next = if full {
+            dev.mem.next_busy_event()
+        } else {
+            dev.mem.next_busy_event_touched()
+        };
+        if let Some(c) = next {
             let t = dev.mclk.time_of(c).max(self.now);
             if dev.wake_at.is_none_or(|w| t < w) {
                 dev.wake_at = Some(t);
@@ -643,7 +835,7 @@ impl<'a> Sim<'a> {
             }
         }
         self.comps = comps;
-        self.arm_wake(d);
+        self.arm_wake(d, true);
     }
 
     fn op_done(&mut self, d: u32, op: u32) -> Result<()> {
@@ -747,8 +939,14 @@ impl<'a> Sim<'a> {
         if hit {
             dev.l2_hits += 1;
             let lat = dev.gclk.time_of(self.cfg.gpu.l2_hit_latency_cycles as u64);
-            self.q
-                .push(self.now + lat, Ev::BlockReady { dev: d, slot, k });
+            self.q.push(
+                self.now + lat,
+                Ev::BlockReady {
+                    dev: d,
+                    slot,
+                    k: k as u32,
+                },
+            );
             return;
         }
         dev.l2_misses += 1;
@@ -770,7 +968,14 @@ impl<'a> Sim<'a> {
         s.ready[buf] = s.ready[buf].max(t);
         if s.pending[buf] == 0 {
             let at = s.ready[buf].max(self.now);
-            self.q.push(at, Ev::StepData { dev: d, slot, k });
+            self.q.push(
+                at,
+                Ev::StepData {
+                    dev: d,
+                    slot,
+                    k: k as u32,
+                },
+            );
         }
     }
 
@@ -785,7 +990,14 @@ impl<'a> Sim<'a> {
         let end = start + dur;
         dev.cu_free[cu] = end;
         dev.compute_busy += dur;
-        self.q.push(end, Ev::StepDone { dev: d, slot, k });
+        self.q.push(
+            end,
+            Ev::StepDone {
+                dev: d,
+                slot,
+                k: k as u32,
+            },
+        );
     }
 
     fn step_done(&mut self, d: u32, slot: u32, k: u64) {
@@ -919,6 +1131,17 @@ impl<'a> Sim<'a> {
             let tr = t3.tracker.as_mut().expect("t3 plans build a tracker");
             while accepted < lines {
                 let input = TrackerIn::update(p.tile as u32, expected);
+                if self.probe.is_none() {
+                    // Updates that only count up a tile in the table, at
+                    // once (a probe sees every step).
+                    let n = (lines - accepted).min(u32::MAX as u64) as u32;
+                    let k = tr.count_up(input, n);
+                    if k > 0 {
+                        accepted += k as u64;
+                        t3.peak_occupancy = t3.peak_occupancy.max(tr.occupancy());
+                        continue;
+                    }
+                }
                 let out = tr.step(input);
                 if let Some(probe) = &mut self.probe {
                     probe.tracker(d, input, out);
@@ -1051,6 +1274,9 @@ impl<'a> Sim<'a> {
 
     fn gemm_finished(&mut self, d: u32) {
         self.devs[d as usize].gemm_end = Some(self.now);
+        if std::mem::take(&mut self.stop_at_gemm_end) {
+            self.gemm_ended = Some(d);
+        }
         if self.plan.rs.is_some() {
             self.start_rs(d);
         }
@@ -1246,18 +1472,27 @@ impl<'a> Sim<'a> {
                     self.devs[d as usize].t3.first_send.get_or_insert(self.now);
                     // Arrivals come before the receiver's own events of
                     // the same instant, whoever sent them.
-                    self.q.push_class(
-                        del.arrival,
-                        0,
-                        Ev::Packet(Box::new(Packet {
-                            dst,
-                            link,
-                            unit: self.rotate(unit),
-                            offset,
-                            bytes,
-                            vals,
-                        })),
-                    );
+                    let p = Packet {
+                        dst,
+                        link,
+                        unit: self.rotate(unit),
+                        offset,
+                        bytes,
+                        vals,
+                    };
+                    let key = self.q.key(del.arrival, 0);
+                    // Only the link's next arrival is in the event queue;
+                    // the rest wait here in the order they were sent.
+                    let fifo = &mut self.arrivals[link];
+                    match fifo.back() {
+                        None => {
+                            fifo.push_back((key, p));
+                            let link = link as u32;
+                            self.q.push_keyed(key, Ev::Arrival { link });
+                        }
+                        Some(&(last, _)) if last < key => fifo.push_back((key, p)),
+                        Some(_) => self.q.push_keyed(key, Ev::Packet(Box::new(p))),
+                    }
                 }
                 Err(LinkError::NoCredit) => {
                     if let Some(t) = self.links[link].credit_ready_at(self.now) {
