@@ -438,7 +438,23 @@ pub fn replay_many(
     type Runs = Vec<Option<Result<Option<SimResult>>>>;
     let jobs = jobs(modes);
     let tasks = tasks(&jobs);
+    // Traces that simulate identically (FC-1 and FC-2 of a model differ
+    // only in names) are simulated once, by the first of them, the leader;
+    // the others' reports are built from its runs. The simulator is
+    // deterministic, so this changes no figure.
+    let keys: Vec<String> = traces.iter().map(|t| t.simulation_key()).collect();
+    let leader: Vec<usize> = (0..traces.len())
+        .map(|t| keys.iter().position(|k| *k == keys[t]).unwrap_or(t))
+        .collect();
+    let followers: Vec<Vec<usize>> = (0..traces.len())
+        .map(|l| {
+            (0..traces.len())
+                .filter(|&t| t != l && leader[t] == l)
+                .collect()
+        })
+        .collect();
     let mut order: Vec<(usize, usize)> = (0..traces.len())
+        .filter(|&t| leader[t] == t)
         .flat_map(|t| (0..tasks.len()).map(move |j| (t, j)))
         .collect();
     // Largest trace first, and within a trace the costliest task first: the
@@ -481,16 +497,32 @@ pub fn replay_many(
                 Err(_) => None,
             };
             if let Some(all) = complete {
-                let all = all
+                let all: Vec<Result<Option<SimResult>>> = all
                     .into_iter()
                     .map(|r| r.unwrap_or_else(|| Err(missing_run())))
                     .collect();
+                for &f in &followers[t] {
+                    let runs = all
+                        .iter()
+                        .map(|r| match r {
+                            Ok(x) => Ok(x.clone()),
+                            Err(e) => Err(crate::error::Error::Check(format!(
+                                "{} (simulated as {}, which differs only in names)",
+                                e, traces[t].name
+                            ))),
+                        })
+                        .collect();
+                    let rep = report_from(traces[f], cfg, modes, runs);
+                    if let Ok(mut g) = reports[f].lock() {
+                        *g = Some(rep);
+                    }
+                }
                 let rep = report_from(traces[t], cfg, modes, all);
                 if let Ok(mut g) = reports[t].lock() {
                     *g = Some(rep);
                 }
             }
-            for _ in task {
+            for _ in 0..task.len() * (1 + followers[t].len()) {
                 done();
             }
         }

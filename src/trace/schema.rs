@@ -280,6 +280,43 @@ impl GemmOp {
 }
 
 impl Trace {
+    /// What a simulation of this trace depends on, as a string: equal keys
+    /// simulate identically. The trace's name, its provenance and its ops'
+    /// names are labels: op names become their positions (references
+    /// follow), with the order of the original names kept in case anything
+    /// iterates ops by name. FC-1 and FC-2 of a model, for one, differ only
+    /// in labels.
+    pub fn simulation_key(&self) -> String {
+        let pos = |n: &str| {
+            self.ops
+                .iter()
+                .position(|o| o.name() == n)
+                .map_or_else(|| format!("?{n}"), |i| format!("#{i}"))
+        };
+        let mut t = self.clone();
+        t.name.clear();
+        t.meta = None;
+        for op in &mut t.ops {
+            let (name, deps, input) = match op {
+                Op::Gemm(g) => (&mut g.name, &mut g.deps, None),
+                Op::ReduceScatter(r) => (&mut r.name, &mut r.deps, Some(&mut r.input)),
+                Op::AllGather(a) => (&mut a.name, &mut a.deps, Some(&mut a.input)),
+            };
+            *name = pos(name);
+            for d in deps.iter_mut() {
+                *d = pos(d);
+            }
+            if let Some(Some(i)) = input {
+                *i = pos(i);
+            }
+        }
+        let mut by_name: Vec<usize> = (0..self.ops.len()).collect();
+        by_name.sort_by_key(|&i| self.ops[i].name());
+        let body = serde_json::to_string(&t)
+            .unwrap_or_else(|e| format!("unserialisable {}: {e}", self.name));
+        format!("{by_name:?}{body}")
+    }
+
     /// True when no device differs from the others (the ring is symmetric).
     pub fn is_symmetric(&self) -> bool {
         self.devices.iter().all(DeviceOverride::is_nominal)
