@@ -9,9 +9,10 @@
 //! - replay: wall time of the T-NLG TP 8 FC-2 sequential replay of all
 //!   8 devices (the sequential run alone, no baselines).
 //! - paper: wall time of what `t3sim paper` simulates: the 28 shipped
-//!   sub-layers in every mode with their baselines (196 simulations, one
-//!   pool on every core), without writing tables and plots. The target is
-//!   3 minutes on the 2-core machine.
+//!   sub-layers in every mode with their baselines (one pool on every
+//!   core; the 7 FC-1/FC-2 pairs differ only in names and are simulated
+//!   once, so 21 x 7 simulations), without writing tables and plots. The
+//!   target is 3 minutes on the 2-core machine.
 
 use std::io::Write;
 use std::time::Instant;
@@ -98,8 +99,12 @@ fn paper() {
     let s = t0.elapsed().as_secs_f64();
     let ok = reports.iter().filter(|r| r.is_ok()).count();
     println!(
-        "paper: {} sub-layers x {} simulations in {s:.1} s wall on {} threads ({ok} reports ok)",
+        "paper: {} sub-layers ({} distinct) x {} simulations in {s:.1} s wall on {} threads ({ok} reports ok)",
         traces.len(),
+        refs.iter()
+            .map(|t| t.simulation_key())
+            .collect::<std::collections::HashSet<_>>()
+            .len(),
         modes::jobs(&Mode::ALL)
             .iter()
             .filter(|j| **j != modes::Job::Mode(Mode::Ideal))
