@@ -113,13 +113,17 @@ McaRtl::McaRtl(bool traced) : Clocked(traced) {
   top_->rst = 0;
 }
 
-McaOutPins McaRtl::step(const McaPins& pins) {
+void McaRtl::drive(const McaPins& pins) {
   top_->compute_waiting = pins.compute_waiting;
   top_->comm_waiting = pins.comm_waiting;
   top_->compute_occupancy = pins.compute_occupancy;
   top_->comm_served = pins.comm_served;
   top_->threshold = pins.threshold;
   top_->limit = pins.limit;
+}
+
+McaOutPins McaRtl::step(const McaPins& pins) {
+  drive(pins);
   cycle();
   McaOutPins out;
   out.grant = top_->grant;
@@ -128,12 +132,7 @@ McaOutPins McaRtl::step(const McaPins& pins) {
 }
 
 McaHeld McaRtl::hold(const McaPins& pins, uint64_t max_cycles) {
-  top_->compute_waiting = pins.compute_waiting;
-  top_->comm_waiting = pins.comm_waiting;
-  top_->compute_occupancy = pins.compute_occupancy;
-  top_->comm_served = pins.comm_served;
-  top_->threshold = pins.threshold;
-  top_->limit = pins.limit;
+  drive(pins);
   McaHeld h;
   h.cycles = 0;
   while (h.cycles < max_cycles) {

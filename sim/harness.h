@@ -62,6 +62,10 @@ class McaRtl : public Clocked<Vmca_arbiter> {
   explicit McaRtl(bool traced);
   McaOutPins step(const McaPins& pins);
   McaHeld hold(const McaPins& pins, uint64_t max_cycles);
+
+ private:
+  // Writes the ports; the next cycle() applies them.
+  void drive(const McaPins& pins);
 };
 
 std::unique_ptr<TrackerRtl> new_tracker(bool traced);

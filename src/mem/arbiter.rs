@@ -79,7 +79,7 @@ impl Grant {
 }
 
 /// A stream arbitration policy.
-pub trait ArbitrationPolicy: Send + Sync + std::fmt::Debug + BoxClone {
+pub trait ArbitrationPolicy: Send + Sync + std::fmt::Debug + dyn_clone::DynClone {
     fn name(&self) -> &'static str;
     fn grant(&self, inp: &ArbInputs) -> Grant;
     /// False when the grant is always [`Grant::Both`]: the controller then
@@ -95,23 +95,9 @@ pub trait ArbitrationPolicy: Send + Sync + std::fmt::Debug + BoxClone {
     fn set_threshold(&mut self, _t: u32) {}
 }
 
-/// Copies a boxed policy, so a memory system (and a whole simulation) can
-/// be cloned at a point two runs share.
-pub trait BoxClone {
-    fn box_clone(&self) -> Box<dyn ArbitrationPolicy>;
-}
-
-impl<T: ArbitrationPolicy + Clone + 'static> BoxClone for T {
-    fn box_clone(&self) -> Box<dyn ArbitrationPolicy> {
-        Box::new(self.clone())
-    }
-}
-
-impl Clone for Box<dyn ArbitrationPolicy> {
-    fn clone(&self) -> Self {
-        self.box_clone()
-    }
-}
+// A memory system (and a whole simulation) is cloned at a point two runs
+// share, boxed policy included.
+dyn_clone::clone_trait_object!(ArbitrationPolicy);
 
 #[derive(Debug, Clone)]
 pub struct FrFcfs;

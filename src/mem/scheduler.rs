@@ -21,7 +21,7 @@ pub struct Candidate {
 /// data (does it prefer row hits?) so the controller can rank a bank's
 /// queue without a call per request: within one bank, the oldest request
 /// of the preferred kind is the best, and only that one is offered.
-pub trait Scheduler: Send + Sync + std::fmt::Debug + BoxClone {
+pub trait Scheduler: Send + Sync + std::fmt::Debug + dyn_clone::DynClone {
     fn name(&self) -> &'static str;
     /// Row hits go before older row misses (FR-FCFS); otherwise pure age.
     fn prefers_row_hits(&self) -> bool;
@@ -46,25 +46,10 @@ pub fn class_rank(grant: Grant, c: StreamClass) -> u8 {
     }
 }
 
+dyn_clone::clone_trait_object!(Scheduler);
+
 /// First-ready, first-come-first-served: stream rank, then row hits, then
 /// age.
-/// Copies a boxed scheduler (see [`crate::mem::arbiter::BoxClone`]).
-pub trait BoxClone {
-    fn box_clone(&self) -> Box<dyn Scheduler>;
-}
-
-impl<T: Scheduler + Clone + 'static> BoxClone for T {
-    fn box_clone(&self) -> Box<dyn Scheduler> {
-        Box::new(self.clone())
-    }
-}
-
-impl Clone for Box<dyn Scheduler> {
-    fn clone(&self) -> Self {
-        self.box_clone()
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct FrFcfs;
 
