@@ -217,20 +217,22 @@ impl<E: Send + 'static> Lane<E> {
         for w in &mut self.workers {
             let h = w.1.take()?;
             let (outcome, at) = h.join().unwrap_or_else(|_| {
-                let d = Box::new(ReplayDivergence {
+                let site = Site {
                     block: self.block,
-                    mode: mode.to_string(),
+                    mode,
                     device: 0,
                     channel: None,
                     cycle: 0,
                     step: 0,
                     seed: 0,
-                    inputs: String::new(),
-                    expected: String::new(),
-                    actual: String::new(),
-                    fields: "the checker thread panicked".into(),
-                    waveform: Waveform::NotWritten("no divergence to show".into()),
-                });
+                };
+                let d = site.report(
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    "the checker thread panicked".into(),
+                    Waveform::NotWritten("no divergence to show".into()),
+                );
                 (Err(d), 0)
             });
             match outcome {
@@ -465,8 +467,76 @@ impl Tracing {
                 rtl.finish_trace();
                 Waveform::Written(t.path.clone())
             }
-            _ => Waveform::NotWritten("written by a re-run of the replay".into()),
+            _ => rerun_waveform(),
         }
+    }
+
+    /// The waveform of a divergence at an instance: its trace when it is
+    /// the target of this run, else one for a re-run to write.
+    fn at(&mut self, target: bool, rtl: &mut impl Traced) -> Waveform {
+        if target {
+            self.finish(rtl)
+        } else {
+            rerun_waveform()
+        }
+    }
+}
+
+fn rerun_waveform() -> Waveform {
+    Waveform::NotWritten("written by a re-run of the replay".into())
+}
+
+/// Where a block diverged: what its report names besides the values.
+struct Site<'a> {
+    block: Block,
+    mode: &'a str,
+    device: u32,
+    channel: Option<u32>,
+    cycle: u64,
+    step: u64,
+    seed: u64,
+}
+
+impl Site<'_> {
+    fn report(
+        self,
+        inputs: String,
+        expected: String,
+        actual: String,
+        fields: String,
+        waveform: Waveform,
+    ) -> Box<ReplayDivergence> {
+        Box::new(ReplayDivergence {
+            block: self.block,
+            mode: self.mode.to_string(),
+            device: self.device,
+            channel: self.channel,
+            cycle: self.cycle,
+            step: self.step,
+            seed: self.seed,
+            inputs,
+            expected,
+            actual,
+            fields,
+            waveform,
+        })
+    }
+
+    /// The RTL's outputs for the inputs `seen` differ from the model's.
+    fn outputs<O: Observed>(
+        self,
+        seen: &impl std::fmt::Debug,
+        expected: &O,
+        actual: &O,
+        waveform: Waveform,
+    ) -> Box<ReplayDivergence> {
+        self.report(
+            format!("{seen:?}"),
+            format!("{expected:?}"),
+            format!("{actual:?}"),
+            expected.differences(actual),
+            waveform,
+        )
     }
 }
 
@@ -567,25 +637,17 @@ impl Checker for TrackerChecker {
             inst.steps += 1;
             self.checked += 1;
             if actual != expected {
-                let waveform = if target {
-                    self.tracing.finish(&mut inst.rtl)
-                } else {
-                    Waveform::NotWritten("written by a re-run of the replay".into())
-                };
-                return Err(Box::new(ReplayDivergence {
+                let waveform = self.tracing.at(target, &mut inst.rtl);
+                let site = Site {
                     block: Block::Tracker,
-                    mode: self.mode.to_string(),
+                    mode: self.mode,
                     device: dev,
                     channel: None,
                     cycle: step,
                     step,
                     seed: self.seed,
-                    inputs: format!("{seen:?}"),
-                    expected: format!("{expected:?}"),
-                    actual: format!("{actual:?}"),
-                    fields: expected.differences(&actual),
-                    waveform,
-                }));
+                };
+                return Err(site.outputs(&seen, &expected, &actual, waveform));
             }
         }
         Ok(())
@@ -750,26 +812,18 @@ impl Checker for NmcChecker {
                 inst.steps += 1;
                 self.checked += 1;
                 if actual != expected {
-                    let waveform = if target {
-                        self.tracing.finish(&mut inst.rtl)
-                    } else {
-                        Waveform::NotWritten("written by a re-run of the replay".into())
-                    };
+                    let waveform = self.tracing.at(target, &mut inst.rtl);
                     self.failed_at = ev.seq;
-                    return Err(Box::new(ReplayDivergence {
+                    let site = Site {
                         block: Block::Nmc,
-                        mode: self.mode.to_string(),
+                        mode: self.mode,
                         device: dev,
                         channel: Some(ev.channel),
                         cycle: ev.cycle,
                         step,
                         seed: self.seed,
-                        inputs: format!("{seen:?}"),
-                        expected: format!("{expected:?}"),
-                        actual: format!("{actual:?}"),
-                        fields: expected.differences(&actual),
-                        waveform,
-                    }));
+                    };
+                    return Err(site.outputs(&seen, &expected, &actual, waveform));
                 }
             }
         }
@@ -1060,22 +1114,24 @@ impl Checker for ArbChecker {
             Some(inst) if self.tracing.is_target(dev, Some(ch)) => {
                 self.tracing.finish(&mut inst.rtl)
             }
-            _ => Waveform::NotWritten("written by a re-run of the replay".into()),
+            _ => rerun_waveform(),
         };
-        Err(Box::new(ReplayDivergence {
+        let site = Site {
             block: Block::Arbiter,
-            mode: self.mode.to_string(),
+            mode: self.mode,
             device: dev,
             channel: Some(ch),
             cycle,
             step,
             seed: self.seed,
-            inputs: m.inputs,
-            expected: m.expected,
-            actual: m.actual,
-            fields: m.fields.join("; "),
+        };
+        Err(site.report(
+            m.inputs,
+            m.expected,
+            m.actual,
+            m.fields.join("; "),
             waveform,
-        }))
+        ))
     }
 
     fn summary(&self) -> BlockCheck {
