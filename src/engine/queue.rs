@@ -116,6 +116,11 @@ impl<E> EventQueue<E> {
 mod tests {
     use super::*;
 
+    /// The events in the order they pop.
+    fn drain(q: &mut EventQueue<char>) -> Vec<char> {
+        std::iter::from_fn(|| q.pop().map(|e| e.1)).collect()
+    }
+
     #[test]
     fn pops_in_time_then_insertion_order() {
         let mut q = EventQueue::new();
@@ -123,7 +128,7 @@ mod tests {
         q.push(1, 'b');
         q.push(5, 'c');
         q.push(3, 'd');
-        let order: Vec<char> = std::iter::from_fn(|| q.pop().map(|e| e.1)).collect();
+        let order = drain(&mut q);
         assert_eq!(order, vec!['b', 'd', 'a', 'c']);
     }
 
@@ -136,7 +141,7 @@ mod tests {
         let k0 = q.key(2, 0);
         q.push_keyed(k, 'b');
         q.push_keyed(k0, 'z');
-        let order: Vec<char> = std::iter::from_fn(|| q.pop().map(|e| e.1)).collect();
+        let order = drain(&mut q);
         assert_eq!(order, vec!['z', 'a', 'b', 'c']);
     }
 
@@ -147,7 +152,7 @@ mod tests {
         q.push_class(7, 0, 'b');
         q.push_class(6, 2, 'c');
         q.push_class(7, 0, 'd');
-        let order: Vec<char> = std::iter::from_fn(|| q.pop().map(|e| e.1)).collect();
+        let order = drain(&mut q);
         assert_eq!(order, vec!['c', 'b', 'd', 'a']);
     }
 }

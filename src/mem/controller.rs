@@ -184,9 +184,8 @@ pub(crate) struct ChannelParams {
 #[derive(Debug, Clone)]
 pub(crate) struct Channel {
     p: ChannelParams,
-    /// `banks[..nb]` are this channel's banks.
+    /// `banks[..self.bank_count()]` are this channel's banks.
     banks: Box<[Bank; MAX_BANKS]>,
-    nb: usize,
     groups: Box<[Group; MAX_GROUPS]>,
     /// ACT spacing (tRRD_S) alone; `ch_next[ACT]` adds tFAW.
     ch_next_act: u64,
@@ -287,7 +286,6 @@ impl Channel {
         let faw_first = p.timing.faw;
         Channel {
             banks: Box::new(std::array::from_fn(|_| bank.clone())),
-            nb,
             groups: Box::default(),
             ch_next_act: 0,
             ch_next: [faw_first, 0, 0, 0, 0, 0, 0, 0],
@@ -325,6 +323,11 @@ impl Channel {
             local: None,
             p,
         }
+    }
+
+    #[inline]
+    fn bank_count(&self) -> usize {
+        (self.p.bank_groups * self.p.banks_per_group) as usize
     }
 
     pub fn arbiter_mut(&mut self) -> &mut dyn ArbitrationPolicy {
@@ -606,7 +609,7 @@ impl Channel {
         let mut any_open = false;
         let mut pre_t = base;
         let mut act_t = base;
-        for b in &self.banks[..self.nb] {
+        for b in &self.banks[..self.bank_count()] {
             if b.open_row != NO_ROW {
                 any_open = true;
                 pre_t = pre_t.max(b.next[PRE]);
@@ -966,7 +969,8 @@ impl Channel {
         match choice {
             Choice::PrechargeAll => {
                 let trp = self.p.timing.pre_to_act;
-                for b in &mut self.banks[..self.nb] {
+                let nb = self.bank_count();
+                for b in &mut self.banks[..nb] {
                     if b.open_row != NO_ROW {
                         b.open_row = NO_ROW;
                         hold(&mut b.next, ACT, at + trp);
@@ -977,7 +981,8 @@ impl Channel {
             }
             Choice::Refresh => {
                 let rfc = self.p.timing.rfc;
-                for b in &mut self.banks[..self.nb] {
+                let nb = self.bank_count();
+                for b in &mut self.banks[..nb] {
                     hold(&mut b.next, ACT, at + rfc);
                 }
                 self.stats.refreshes += 1;
@@ -1176,7 +1181,8 @@ impl Channel {
         if k == 0 {
             return;
         }
-        if self.banks[..self.nb]
+        let nb = self.bank_count();
+        if self.banks[..nb]
             .iter()
             .any(|b| b.open_row != NO_ROW || b.next[ACT] > self.refresh_due)
         {
@@ -1184,7 +1190,7 @@ impl Channel {
         }
         let last = self.refresh_due + (k - 1) * refi;
         self.account_occupancy(last);
-        for b in &mut self.banks[..self.nb] {
+        for b in &mut self.banks[..nb] {
             hold(&mut b.next, ACT, last + self.p.timing.rfc);
         }
         self.stats.refreshes += k;
