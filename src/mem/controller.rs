@@ -12,6 +12,7 @@
 //! per cycle.
 
 use super::arbiter::{ArbEvent, ArbInputs, ArbitrationPolicy, Grant};
+use super::bank_queue::BankQueue;
 use super::request::{Op, Stream, StreamClass};
 use super::scheduler::{Candidate, Scheduler, priority_key};
 use super::stats::{ChannelStats, MemStats};
@@ -197,9 +198,9 @@ pub(crate) struct Channel {
     /// Queued requests; `lists` index into it.
     slab: Vec<Entry>,
     free: Vec<u16>,
-    /// Per queue (0 read, 1 write/update), per bank: slab indices, oldest
-    /// first.
-    lists: [Vec<Vec<(u16, u32)>>; 2],
+    /// Per queue (0 read, 1 write/update), per bank: slab indices and
+    /// rows, oldest first.
+    lists: [Vec<BankQueue>; 2],
     /// Per queue: banks with requests (bit per bank).
     nonempty: [u64; 2],
     len: [usize; 2],
@@ -294,7 +295,10 @@ impl Channel {
             faw_pos: 0,
             slab: Vec::with_capacity(p.read_cap + p.write_cap),
             free: Vec::new(),
-            lists: [vec![Vec::new(); nb], vec![Vec::new(); nb]],
+            lists: [
+                vec![BankQueue::default(); nb],
+                vec![BankQueue::default(); nb],
+            ],
             nonempty: [0, 0],
             len: [0, 0],
             draining: false,
@@ -511,7 +515,7 @@ impl Channel {
         };
         let b = bank as usize;
         let was_empty = self.lists[q][b].is_empty();
-        self.lists[q][b].push((slot, row));
+        self.lists[q][b].push(slot, row);
         // A request queued at the tail leaves the bank's any-class choice
         // as it was, except when it is the first hit behind a head that
         // needed a precharge.
@@ -667,7 +671,7 @@ impl Channel {
             return self.compute_any_choice(q, bank);
         };
         let class = Some(class);
-        let list = &self.lists[q][bank];
+        let list = self.lists[q][bank].as_slice();
         let open = self.banks[bank].open_row;
         let of_class =
             |s: &(u16, u32)| class.is_none_or(|c| self.slab[s.0 as usize].stream.class() == c);
@@ -713,7 +717,7 @@ impl Channel {
     /// filter and no same-line check, as no ranking can reorder the queue.
     #[inline]
     fn compute_any_choice(&self, q: usize, bank: usize) -> Option<(u16, Cmd)> {
-        let list = &self.lists[q][bank];
+        let list = self.lists[q][bank].as_slice();
         let &(head, head_row) = list.first()?;
         let open = self.banks[bank % MAX_BANKS].open_row;
         Some(if open == NO_ROW {
@@ -1103,9 +1107,7 @@ impl Channel {
         let e = self.slab[slot as usize];
         let q = (e.op != Op::Read) as usize;
         let list = &mut self.lists[q][bi];
-        if let Some(pos) = list.iter().position(|&(s, _)| s == slot) {
-            list.remove(pos);
-        }
+        list.remove(slot);
         if list.is_empty() {
             self.nonempty[q] &= !(1 << bi);
         }
@@ -1132,7 +1134,10 @@ impl Channel {
             }
         }
         if self.p.closed_page {
-            let still_hit = self.lists[q][bi].iter().any(|&(_, r)| r == e.row);
+            let still_hit = self.lists[q][bi]
+                .as_slice()
+                .iter()
+                .any(|&(_, r)| r == e.row);
             if !still_hit {
                 let b = &mut self.banks[bi];
                 let pre_at = b.next[PRE].max(at);

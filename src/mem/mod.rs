@@ -4,6 +4,7 @@
 
 pub mod address;
 pub mod arbiter;
+mod bank_queue;
 pub mod nmc_alu;
 pub mod request;
 pub mod scheduler;
