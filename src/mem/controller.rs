@@ -108,17 +108,20 @@ enum Cmd {
     Upd,
 }
 
-/// A bank's cached choice: which request and which command. It depends
-/// only on the bank's queue and open row, so it survives the timing
-/// changes every command makes to its bank group; the ready time is
-/// recomputed from the current timing state at each decision.
+/// A bank's cached choice: which request and which command, and the part
+/// of its ready time that only this bank decides. The choice depends only
+/// on the bank's queue and open row, and the bank's own timing changes only
+/// when it issues (or a refresh holds it), all of which drop the entry; so
+/// it survives the timing changes every command makes to the bank group
+/// and channel, which are added at each decision.
 #[derive(Debug, Clone, Copy)]
 struct Cached {
     slot: u16,
     cmd: Cmd,
     group: u8,
-    /// The request's own earliest cycle (arrival + frontend latency).
-    ready: u64,
+    /// The later of the request's own earliest cycle (arrival + frontend
+    /// latency) and the bank's constraint on the command.
+    local: u64,
     cand: Candidate,
     /// Scheduler key under [`Grant::Both`] (the unranked decision's).
     key_both: u64,
@@ -755,20 +758,19 @@ impl Channel {
             slot,
             cmd,
             group: e.group,
-            ready: e.ready,
+            local: self.banks[e.bank as usize % MAX_BANKS].next[cmd as usize & 7].max(e.ready),
             cand,
             key_both: self.key(Grant::Both, &cand),
         }
     }
 
-    /// The bank-local part of a command's ready time, from the current
-    /// bank and bank-group timing.
+    /// A cached choice's ready time without the channel's constraints:
+    /// the bank's part with the bank group's, from the current timing.
     #[inline]
-    fn local_at(&self, bank: usize, c: &Cached) -> u64 {
+    fn local_at(&self, c: &Cached) -> u64 {
         let k = c.cmd as usize & 7;
-        self.banks[bank % MAX_BANKS].next[k]
+        c.local
             .max(self.groups[c.group as usize % MAX_GROUPS].next[k])
-            .max(c.ready)
     }
 
     /// Channel-wide constraints on a command kind.
@@ -781,7 +783,7 @@ impl Channel {
     fn bank_offer(&mut self, q: usize, bank: usize, class: Option<StreamClass>) -> Option<Offer> {
         let c = self.bank_choice(q, bank, class)?;
         Some(Offer {
-            at: max3(self.local_at(bank, &c), self.channel_at(c.cmd), self.floor),
+            at: max3(self.local_at(&c), self.channel_at(c.cmd), self.floor),
             cmd: c.cmd,
             slot: c.slot,
             cand: c.cand,
@@ -819,7 +821,7 @@ impl Channel {
             let Some(c) = &cache[bank] else {
                 continue;
             };
-            let at = max3(self.local_at(bank, c), ch_at[c.cmd as usize & 7], floor);
+            let at = max3(self.local_at(c), ch_at[c.cmd as usize & 7], floor);
             let score = ((at as u128) << 64) | !c.key_both as u128;
             if score < best {
                 (best, best_bank) = (score, bank);
@@ -991,6 +993,8 @@ impl Channel {
                 }
                 self.stats.refreshes += 1;
                 self.refresh_due += self.p.timing.refi;
+                // Every bank's timing changed.
+                self.cache_valid = [[0; 3]; 2];
             }
             Choice::Request { slot, cmd } => {
                 if self.ranked {
@@ -1111,9 +1115,8 @@ impl Channel {
         if list.is_empty() {
             self.nonempty[q] &= !(1 << bi);
         }
-        for v in self.cache_valid[q].iter_mut() {
-            *v &= !(1u64 << bi);
-        }
+        // Both queues: the cached choices carry the bank's timing.
+        invalidate(&mut self.cache_valid, bi);
         self.len[q] -= 1;
         self.free.push(slot);
         let done = last
@@ -1199,6 +1202,7 @@ impl Channel {
             hold(&mut b.next, ACT, last + self.p.timing.rfc);
         }
         self.stats.refreshes += k;
+        self.cache_valid = [[0; 3]; 2];
         self.stats.last_cycle = last;
         self.refresh_due += k * refi;
         self.floor = last + 1;
