@@ -117,9 +117,11 @@ impl<R: Read> TraceReader<R> {
     }
 
     /// The next record, `Ok(None)` at the end.
+    #[inline(always)]
     pub fn next_record(&mut self) -> Result<Option<TraceRecord>> {
         // A well-formed line whose newline is already buffered is parsed in
-        // place, in one pass; anything else goes line by line below.
+        // place, in one pass (inlined into the caller's loop); anything
+        // else goes line by line.
         let fast = match self.format {
             TraceFormat::Dramsim3 => fast_dramsim3(&self.buf[self.pos..self.end]),
             TraceFormat::Ramulator => fast_ramulator(&self.buf[self.pos..self.end]),
@@ -134,6 +136,11 @@ impl<R: Read> TraceReader<R> {
                 line: self.line_no,
             }));
         }
+        self.next_record_by_line()
+    }
+
+    #[inline(never)]
+    fn next_record_by_line(&mut self) -> Result<Option<TraceRecord>> {
         while let Some((a, b)) = self.next_line()? {
             self.line_no += 1;
             let line = &self.buf[a..b];
@@ -377,7 +384,7 @@ type Fast = Option<((u64, bool, u64), usize, bool)>;
 /// The common well-formed DRAMsim3 record at the start of `b`; `None`
 /// sends it to the careful parser (which also produces the error message).
 /// Tokens glued together (`0x80WRITE`) are not a record.
-#[inline]
+#[inline(always)]
 fn fast_dramsim3(b: &[u8]) -> Fast {
     match b.first_chunk::<WINDOW>() {
         Some(w) => fast_dramsim3_window(w),
@@ -412,34 +419,69 @@ fn fast_dramsim3_cursor(b: &[u8]) -> Fast {
 /// (`0x` + 16 hex digits, blanks, `WRITE`, 15 digits, `\r\n`) fits.
 const WINDOW: usize = 64;
 
+/// The hex digits leading eight bytes (first byte lowest): how many
+/// (0 to 8) and their value. Every byte is tested at once (SWAR), which
+/// costs less than a digit-by-digit loop and its unpredictable exit.
+#[inline]
+fn hex8(x: u64) -> (usize, u64) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // With every top bit cleared, adding at most 0x7f to a byte cannot
+    // carry into the next: the top bit then says "byte >= bound".
+    let y = x & !HIGH;
+    let at_least = |v: u64, bound: u8| (v + ONES * (0x80 - bound) as u64) & HIGH;
+    let digit = at_least(y, b'0') & !at_least(y, b'9' + 1);
+    // Setting bit 5 folds A-F onto a-f and nothing else onto them.
+    let folded = y | (ONES * 0x20);
+    let letter = at_least(folded, b'a') & !at_least(folded, b'f' + 1);
+    // Bytes with their top bit set are never digits.
+    let valid = (digit | letter) & !x & HIGH;
+    let n = ((!valid & HIGH).trailing_zeros() / 8) as usize;
+    if n == 0 {
+        return (0, 0);
+    }
+    let nibbles = (y & (ONES * 0x0f)) + (letter >> 7) * 9;
+    // The first digit is the most significant: reverse, drop the bytes
+    // after the digits, then pack the nibbles.
+    let mut v = nibbles.swap_bytes() >> (8 * (8 - n));
+    v = (v | (v >> 4)) & 0x00ff_00ff_00ff_00ff;
+    v = (v | (v >> 8)) & 0x0000_ffff_0000_ffff;
+    v = (v | (v >> 16)) & 0xffff_ffff;
+    (n, v)
+}
+
 /// [`fast_dramsim3`] on a record with at least [`WINDOW`] bytes after its
 /// start: every index stays below the window's fixed length, so the byte
 /// loops need no end-of-input test (most of the parse cost per line).
-#[inline]
+#[inline(always)]
 fn fast_dramsim3_window(w: &[u8; WINDOW]) -> Fast {
     if w[0] != b'0' || w[1] != b'x' {
         return None;
     }
-    let mut i = 2;
-    let mut addr = 0u64;
-    while i < 19 {
-        let d = HEX[w[i] as usize];
-        if d == 0xFF {
-            break;
+    let chunk = |at: usize| u64::from_le_bytes(*w[at..].first_chunk::<8>().expect("in window"));
+    let (n, high) = hex8(chunk(2));
+    let (mut i, addr) = match n {
+        0 => return None,
+        1..8 => (2 + n, high),
+        _ => {
+            // A 17th digit fails the test for the blank that must follow.
+            let (n, low) = hex8(chunk(10));
+            (10 + n, (high << (4 * n)) | low)
         }
-        addr = (addr << 4) | d as u64;
-        i += 1;
-    }
-    if i == 2 || i == 19 {
-        return None; // no digits, or more than 16
-    }
+    };
     let blank = |c: u8| c == b' ' || c == b'\t';
-    let s = i;
-    while i < 24 && blank(w[i]) {
+    // Almost every record has single spaces.
+    let one_space = |i: usize| w[i] == b' ' && w[i + 1] > b' ';
+    if one_space(i) {
         i += 1;
-    }
-    if i == s || i == 24 {
-        return None;
+    } else {
+        let s = i;
+        while i < 24 && blank(w[i]) {
+            i += 1;
+        }
+        if i == s || i == 24 {
+            return None;
+        }
     }
     let write = if w[i..i + 4] == *b"READ" {
         i += 4;
@@ -450,12 +492,16 @@ fn fast_dramsim3_window(w: &[u8; WINDOW]) -> Fast {
     } else {
         return None;
     };
-    let s = i;
-    while i < 40 && blank(w[i]) {
+    if one_space(i) {
         i += 1;
-    }
-    if i == s || i == 40 {
-        return None;
+    } else {
+        let s = i;
+        while i < 40 && blank(w[i]) {
+            i += 1;
+        }
+        if i == s || i == 40 {
+            return None;
+        }
     }
     let s = i;
     let mut cycle = 0u64;
