@@ -122,7 +122,6 @@ struct Cached {
     /// The later of the request's own earliest cycle (arrival + frontend
     /// latency) and the bank's constraint on the command.
     local: u64,
-    cand: Candidate,
     /// Scheduler key under [`Grant::Both`] (the unranked decision's).
     key_both: u64,
 }
@@ -138,6 +137,7 @@ struct Offer {
     cmd: Cmd,
     slot: u16,
     cand: Candidate,
+    key_both: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -571,7 +571,7 @@ impl Channel {
             return;
         }
         if let Some(o) = self.bank_offer(q, bank as usize, None) {
-            let k = self.key(Grant::Both, &o.cand);
+            let k = o.key_both;
             let better = o.at < at || (o.at == at && k > self.decision_key);
             if better {
                 if self.p.refresh && self.refresh_due <= o.at {
@@ -737,6 +737,16 @@ impl Channel {
         })
     }
 
+    /// How the scheduler sees a queued request whose next command is `cmd`.
+    #[inline]
+    fn candidate(e: &Entry, cmd: Cmd) -> Candidate {
+        Candidate {
+            row_hit: matches!(cmd, Cmd::Rd | Cmd::Wr | Cmd::Upd),
+            age: e.age,
+            class: e.stream.class(),
+        }
+    }
+
     /// A chosen request with its command resolved by the request's op.
     #[inline]
     fn cached(&self, slot: u16, cmd: Cmd) -> Cached {
@@ -749,17 +759,12 @@ impl Channel {
                 Op::Update => Cmd::Upd,
             },
         };
-        let cand = Candidate {
-            row_hit: matches!(cmd, Cmd::Rd | Cmd::Wr | Cmd::Upd),
-            age: e.age,
-            class: e.stream.class(),
-        };
+        let cand = Self::candidate(e, cmd);
         Cached {
             slot,
             cmd,
             group: e.group,
             local: self.banks[e.bank as usize % MAX_BANKS].next[cmd as usize & 7].max(e.ready),
-            cand,
             key_both: self.key(Grant::Both, &cand),
         }
     }
@@ -786,7 +791,8 @@ impl Channel {
             at: max3(self.local_at(&c), self.channel_at(c.cmd), self.floor),
             cmd: c.cmd,
             slot: c.slot,
-            cand: c.cand,
+            cand: Self::candidate(&self.slab[c.slot as usize], c.cmd),
+            key_both: c.key_both,
         })
     }
 
