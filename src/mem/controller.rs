@@ -367,6 +367,7 @@ impl Channel {
     /// communication requests as the threshold are already queued, until it
     /// has been held for the starvation limit. A refusal starts the
     /// starvation clock.
+    #[inline]
     pub fn admits(&mut self, now: u64, op: Op, class: StreamClass) -> bool {
         if !self.can_accept(op) {
             return false;
@@ -374,6 +375,12 @@ impl Channel {
         if class == StreamClass::Compute || !self.ranked {
             return true;
         }
+        self.admits_comm(now)
+    }
+
+    /// [`Self::admits`] for communication under a stream-ranking policy.
+    #[inline(never)]
+    fn admits_comm(&mut self, now: u64) -> bool {
         // The arbiter cannot act in a cycle whose command already issued.
         let now = now.max(self.floor);
         let waiting = self.comm_waiting();
@@ -528,16 +535,21 @@ impl Channel {
             && self.cache[q][0][b].is_some_and(|c| {
                 !(c.cmd == Cmd::Pre && self.hit_first && row == self.banks[b].open_row)
             });
-        for (ci, v) in self.cache_valid[q].iter_mut().enumerate() {
-            if ci != 0 || !keep_any {
-                *v &= !bit;
-            }
+        let v = &mut self.cache_valid[q];
+        v[1] &= !bit;
+        v[2] &= !bit;
+        if !keep_any {
+            v[0] &= !bit;
         }
         self.nonempty[q] |= 1 << bank;
         self.len[q] += 1;
         self.floor = self.floor.max(now);
         let mode = self.draining;
-        self.update_mode();
+        // A read arriving outside a drain cannot start one: the mode was
+        // settled with the same writes and fewer reads.
+        if q == 1 || self.draining {
+            self.update_mode();
+        }
         if self.dirty || self.ranked || mode != self.draining {
             self.dirty = true;
             return;

@@ -206,7 +206,7 @@ impl MemorySystem {
 
     /// Offers a run of `bursts` accesses to consecutive columns of one row
     /// starting at `req.addr` (the caller checked with [`Self::run_len`]).
-    #[inline]
+    #[inline(always)]
     fn try_enqueue_run(&mut self, now: u64, req: Request, bursts: u8) -> Result<(), Reject> {
         let d = self.map.decode(req.addr).ok_or(Reject::OutOfRange {
             addr: req.addr,
