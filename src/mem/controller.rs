@@ -203,7 +203,7 @@ pub(crate) struct Channel {
     free: Vec<u16>,
     /// Per queue (0 read, 1 write/update), per bank: slab indices and
     /// rows, oldest first.
-    lists: [Vec<BankQueue>; 2],
+    lists: Box<[[BankQueue; MAX_BANKS]; 2]>,
     /// Per queue: banks with requests (bit per bank).
     nonempty: [u64; 2],
     len: [usize; 2],
@@ -298,10 +298,9 @@ impl Channel {
             faw_pos: 0,
             slab: Vec::with_capacity(p.read_cap + p.write_cap),
             free: Vec::new(),
-            lists: [
-                vec![BankQueue::default(); nb],
-                vec![BankQueue::default(); nb],
-            ],
+            lists: Box::new(std::array::from_fn(|_| {
+                std::array::from_fn(|_| BankQueue::default())
+            })),
             nonempty: [0, 0],
             len: [0, 0],
             draining: false,
@@ -524,8 +523,8 @@ impl Channel {
             }
         };
         let b = bank as usize;
-        let was_empty = self.lists[q][b].is_empty();
-        self.lists[q][b].push(slot, row);
+        let was_empty = self.lists[q & 1][b % MAX_BANKS].is_empty();
+        self.lists[q & 1][b % MAX_BANKS].push(slot, row);
         // A request queued at the tail leaves the bank's any-class choice
         // as it was, except when it is the first hit behind a head that
         // needed a precharge.
@@ -686,7 +685,7 @@ impl Channel {
             return self.compute_any_choice(q, bank);
         };
         let class = Some(class);
-        let list = self.lists[q][bank].as_slice();
+        let list = self.lists[q & 1][bank % MAX_BANKS].as_slice();
         let open = self.banks[bank].open_row;
         let of_class =
             |s: &(u16, u32)| class.is_none_or(|c| self.slab[s.0 as usize].stream.class() == c);
@@ -732,7 +731,7 @@ impl Channel {
     /// filter and no same-line check, as no ranking can reorder the queue.
     #[inline]
     fn compute_any_choice(&self, q: usize, bank: usize) -> Option<(u16, Cmd)> {
-        let list = self.lists[q][bank].as_slice();
+        let list = self.lists[q & 1][bank % MAX_BANKS].as_slice();
         let &(head, head_row) = list.first()?;
         let open = self.banks[bank % MAX_BANKS].open_row;
         Some(if open == NO_ROW {
@@ -1128,7 +1127,7 @@ impl Channel {
         // A column command serves the request.
         let e = self.slab[slot as usize];
         let q = (e.op != Op::Read) as usize;
-        let list = &mut self.lists[q][bi];
+        let list = &mut self.lists[q & 1][bi % MAX_BANKS];
         list.remove(slot);
         if list.is_empty() {
             self.nonempty[q] &= !(1 << bi);
@@ -1155,7 +1154,7 @@ impl Channel {
             }
         }
         if self.p.closed_page {
-            let still_hit = self.lists[q][bi]
+            let still_hit = self.lists[q & 1][bi % MAX_BANKS]
                 .as_slice()
                 .iter()
                 .any(|&(_, r)| r == e.row);

@@ -284,10 +284,15 @@ impl MemorySystem {
     }
 
     /// Moves backlogged requests of channel `c` into its queue at cycle `t`.
+    #[inline]
     fn refill(&mut self, c: usize, t: u64) {
-        if self.backlog_len == 0 {
-            return;
+        if self.backlog_len != 0 {
+            self.refill_backlog(c, t);
         }
+    }
+
+    #[inline(never)]
+    fn refill_backlog(&mut self, c: usize, t: u64) {
         self.touch(c);
         for class in 0..2 {
             while let Some((req, bursts)) = self.backlog[c][class].front().copied() {
