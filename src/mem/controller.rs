@@ -653,16 +653,21 @@ impl Channel {
         self.cache[q][ci][bank]
     }
 
-    /// Recomputes the cached choice of every bank in `banks` whose entry
-    /// is stale.
-    #[inline]
-    fn fill_choices(&mut self, q: usize, class: Option<StreamClass>, banks: u64) {
-        let ci = class_slot(class);
-        let mut stale = banks & !self.cache_valid[q][ci];
+    /// Recomputes the any-class choice of every bank in `banks` whose entry
+    /// is stale: the unranked decision's, inlined there (one bank per
+    /// command issued).
+    #[inline(always)]
+    fn fill_any_choices(&mut self, q: usize, banks: u64) {
+        let q = q & 1;
+        let mut stale = banks & !self.cache_valid[q][0];
         while stale != 0 {
             let bank = stale.trailing_zeros() as usize;
             stale &= stale - 1;
-            self.fill_choice(q, ci, bank, class);
+            let c = self
+                .compute_any_choice(q, bank)
+                .map(|(slot, cmd)| self.cached(slot, cmd));
+            self.cache[q][0][bank] = c;
+            self.cache_valid[q][0] |= 1u64 << bank;
         }
     }
 
@@ -825,7 +830,7 @@ impl Channel {
     /// going to the scheduler's favourite: one pass, nothing stored.
     fn decide_unranked(&mut self, q: usize) -> Option<(u64, Choice)> {
         let ch_at = self.ch_next;
-        self.fill_choices(q, None, self.nonempty[q]);
+        self.fill_any_choices(q, self.nonempty[q]);
         let floor = self.floor;
         // Earliest first, then the largest key: one u128 minimum.
         let mut best = u128::MAX;
