@@ -193,9 +193,15 @@ impl AddressMap {
     /// Decodes an address; `None` when it lies beyond the capacity.
     #[inline]
     pub fn decode(&self, addr: u64) -> Option<DramAddr> {
-        if addr >= self.capacity {
-            return None;
-        }
+        (addr < self.capacity).then(|| self.decode_in_range(addr))
+    }
+
+    /// [`Self::decode`] of an address the caller checked against the
+    /// capacity. Without the `Option` the decoded fields can be read back
+    /// as they were written (a wrapped struct's were read across two
+    /// stores, which stalled store forwarding on every request).
+    #[inline(always)]
+    pub fn decode_in_range(&self, addr: u64) -> DramAddr {
         if let Some(p) = &self.pairs {
             // Every mapping the presets use: a fixed sequence of shifts.
             let mut f = [0u32; 8];
@@ -203,15 +209,15 @@ impl AddressMap {
                 *v = (((addr & p.mask[0][i]) >> p.shift[0][i])
                     | ((addr & p.mask[1][i]) >> p.shift[1][i])) as u32;
             }
-            return Some(DramAddr {
+            return DramAddr {
                 channel: f[0],
                 bank_group: f[1],
                 bank: f[2],
                 row: f[3],
                 column: f[4],
-            });
+            };
         }
-        Some(self.decode_slices(addr))
+        self.decode_slices(addr)
     }
 
     /// The general decode, slice by slice.

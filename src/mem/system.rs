@@ -208,10 +208,13 @@ impl MemorySystem {
     /// starting at `req.addr` (the caller checked with [`Self::run_len`]).
     #[inline(always)]
     fn try_enqueue_run(&mut self, now: u64, req: Request, bursts: u8) -> Result<(), Reject> {
-        let d = self.map.decode(req.addr).ok_or(Reject::OutOfRange {
-            addr: req.addr,
-            capacity: self.map.capacity_bytes(),
-        })?;
+        if req.addr >= self.map.capacity_bytes() {
+            return Err(Reject::OutOfRange {
+                addr: req.addr,
+                capacity: self.map.capacity_bytes(),
+            });
+        }
+        let d = self.map.decode_in_range(req.addr);
         // Channels only interact through arrivals: bring this one up to the
         // arrival before it sees the request.
         self.run_channel_before(d.channel as usize, now);
