@@ -56,6 +56,45 @@ pub fn replay_file(
     replay(reader, cfg, preset)
 }
 
+/// Queues `req` at the later of `*now` and `cycle`, issuing commands on its
+/// channel while it is full; `*now` becomes the cycle it was taken.
+#[inline(always)]
+fn submit_at(
+    mem: &mut MemorySystem,
+    now: &mut u64,
+    req: Request,
+    cycle: u64,
+    at: impl FnOnce() -> Location,
+) -> Result<()> {
+    let mut t = (*now).max(cycle);
+    loop {
+        match mem.try_enqueue(t, req) {
+            Ok(()) => break,
+            Err(Reject::QueueFull { channel }) => {
+                let freed = mem.drain_until_accepts(channel, &req).ok_or_else(|| {
+                    crate::Error::Deadlock(format!(
+                        "channel {channel} is full and cannot issue: {}",
+                        mem.describe().join("; ")
+                    ))
+                })?;
+                t = t.max(freed + 1);
+            }
+            Err(Reject::OutOfRange { addr, capacity }) => {
+                return Err(InputError::new(
+                    at(),
+                    "address",
+                    format!(
+                        "address {addr:#x} is beyond the memory's capacity of {capacity} bytes ({capacity:#x})"
+                    ),
+                )
+                .into());
+            }
+        }
+    }
+    *now = t;
+    Ok(())
+}
+
 /// Replays records from any reader.
 pub fn replay<R: Read>(
     mut reader: TraceReader<R>,
@@ -73,13 +112,15 @@ pub fn replay<R: Read>(
     let mut tag = 0u64;
     let file = reader.file().to_string();
 
-    let mut issue = |mem: &mut MemorySystem,
-                     now: &mut u64,
-                     block: u64,
-                     write: bool,
-                     cycle: u64,
-                     line: usize|
-     -> Result<()> {
+    // Blocks are whole accesses: a shift when the access size is a power
+    // of two (every preset), not a division per record.
+    let shift = burst.is_power_of_two().then(|| burst.trailing_zeros());
+    let block_of = |addr: u64| match shift {
+        Some(s) => addr >> s,
+        None => addr / burst,
+    };
+    let mut submit = |mem: &mut MemorySystem,
+                      (block, write, cycle, line): (u64, bool, u64, usize)| {
         let req = Request {
             addr: block * burst,
             op: if write { Op::Write } else { Op::Read },
@@ -91,53 +132,27 @@ pub fn replay<R: Read>(
             tag,
         };
         tag += 1;
-        let mut t = (*now).max(cycle);
-        loop {
-            match mem.try_enqueue(t, req) {
-                Ok(()) => break,
-                Err(Reject::QueueFull { channel }) => {
-                    let freed = mem.drain_until_accepts(channel, &req).ok_or_else(|| {
-                        crate::Error::Deadlock(format!(
-                            "channel {channel} is full and cannot issue: {}",
-                            mem.describe().join("; ")
-                        ))
-                    })?;
-                    t = t.max(freed + 1);
-                }
-                Err(Reject::OutOfRange { addr, capacity }) => {
-                    return Err(InputError::new(
-                        Location::at(file.clone(), line, 1),
-                        "address",
-                        format!(
-                            "address {addr:#x} is beyond the memory's capacity of {capacity} bytes ({capacity:#x})"
-                        ),
-                    )
-                    .into());
-                }
-            }
-        }
-        *now = t;
-        Ok(())
+        requests += 1;
+        submit_at(mem, &mut now, req, cycle, || {
+            Location::at(file.clone(), line, 1)
+        })
     };
 
     while let Some(r) = reader.next_record()? {
         records += 1;
-        let block = r.addr / burst;
+        let block = block_of(r.addr);
         if let Some((b, w, _, _)) = pending
             && b == block
             && w == r.write
         {
             continue;
         }
-        if let Some((b, w, c, l)) = pending.take() {
-            issue(&mut mem, &mut now, b, w, c, l)?;
-            requests += 1;
+        if let Some(p) = pending.replace((block, r.write, r.cycle, r.line)) {
+            submit(&mut mem, p)?;
         }
-        pending = Some((block, r.write, r.cycle, r.line));
     }
-    if let Some((b, w, c, l)) = pending.take() {
-        issue(&mut mem, &mut now, b, w, c, l)?;
-        requests += 1;
+    if let Some(p) = pending.take() {
+        submit(&mut mem, p)?;
     }
     if records == 0 {
         // A run of nothing would report zero bandwidth and latency as if
