@@ -829,8 +829,8 @@ impl Channel {
     /// Without stream arbitration the decision is the earliest offer, ties
     /// going to the scheduler's favourite: one pass, nothing stored.
     fn decide_unranked(&mut self, q: usize) -> Option<(u64, Choice)> {
-        let ch_at = self.ch_next;
         self.fill_any_choices(q, self.nonempty[q]);
+        let ch_at = &self.ch_next;
         let floor = self.floor;
         // Earliest first, then the largest key: one u128 minimum.
         let mut best = u128::MAX;
@@ -876,6 +876,13 @@ impl Channel {
         if !self.ranked {
             return self.decide_unranked(q);
         }
+        self.decide_ranked(q)
+    }
+
+    /// The decision under a stream-ranking arbiter: each bank's best offer
+    /// per class, the arbiter's grant, then the scheduler's favourite.
+    #[inline(never)]
+    fn decide_ranked(&mut self, q: usize) -> Option<(u64, Choice)> {
         // Pass 1: each bank's offer, one per stream class.
         let mut offers = std::mem::take(&mut self.scratch);
         offers.clear();
