@@ -237,7 +237,11 @@ pub(crate) struct Channel {
     /// Constant properties of the policies, read once.
     ranked: bool,
     hit_first: bool,
+    /// Occupancy clock: the last cycle the queue was accounted at.
     occ_last: u64,
+    /// Per class (compute, comm): exit minus entry occupancy-clock cycles
+    /// summed over requests (see [`Channel::sync_occupancy`]).
+    occ_sum: [u64; 2],
     scratch: Vec<Offer>,
     /// Per queue, per class slot (any, compute, comm), per bank: the cached
     /// [`Channel::bank_choice`], valid where the bit is set.
@@ -322,6 +326,7 @@ impl Channel {
             ranked,
             hit_first,
             occ_last: 0,
+            occ_sum: [0; 2],
             scratch: Vec::with_capacity(2 * nb),
             cache: Box::new([[[None; 64]; 3]; 2]),
             cache_valid: [[0; 3]; 2],
@@ -456,14 +461,25 @@ impl Channel {
         self.draining as usize
     }
 
+    /// Moves the occupancy clock to `now` (it never goes back); returns it.
     #[inline]
-    fn account_occupancy(&mut self, now: u64) {
-        if now > self.occ_last {
-            let dt = now - self.occ_last;
-            self.stats.occupancy_compute_cycles += self.compute_queued as u64 * dt;
-            self.stats.occupancy_comm_cycles += self.comm_queued as u64 * dt;
-            self.occ_last = now;
-        }
+    fn account_occupancy(&mut self, now: u64) -> u64 {
+        self.occ_last = self.occ_last.max(now);
+        self.occ_last
+    }
+
+    /// Writes the occupancy integrals up to the occupancy clock into the
+    /// stats. The integral of the queued count is what each request adds
+    /// from entry to exit on that clock, so the per-class sums of exit
+    /// minus entry cycles plus the queued requests' time so far give it
+    /// exactly, without a multiply per request (wrapping: the sums are
+    /// differences of cycle counts, the totals never negative).
+    fn sync_occupancy(&mut self) {
+        let now = self.occ_last;
+        self.stats.occupancy_compute_cycles =
+            self.occ_sum[0].wrapping_add(self.compute_queued as u64 * now);
+        self.stats.occupancy_comm_cycles =
+            self.occ_sum[1].wrapping_add(self.comm_queued as u64 * now);
     }
 
     /// Queues a request arriving at `now` (caller checked `can_accept`).
@@ -481,7 +497,7 @@ impl Channel {
         group: u8,
         bursts: u8,
     ) {
-        self.account_occupancy(now);
+        let entered = self.account_occupancy(now);
         let e = Entry {
             addr,
             tag,
@@ -497,7 +513,10 @@ impl Channel {
             classified: false,
         };
         self.next_age += 1;
-        match stream.class() {
+        let class = stream.class();
+        let sum = &mut self.occ_sum[(class == StreamClass::Comm) as usize];
+        *sum = sum.wrapping_sub(entered);
+        match class {
             StreamClass::Compute => self.compute_queued += 1,
             StreamClass::Comm => {
                 if !self.comm_waiting() {
@@ -1158,7 +1177,10 @@ impl Channel {
         self.stats.bus_busy_cycles += t.burst * (1 + extra);
         // The run's later bursts find the row open.
         self.stats.row_hits += extra;
-        match e.stream.class() {
+        let class = e.stream.class();
+        let sum = &mut self.occ_sum[(class == StreamClass::Comm) as usize];
+        *sum = sum.wrapping_add(self.occ_last);
+        match class {
             StreamClass::Compute => self.compute_queued -= 1,
             StreamClass::Comm => {
                 self.comm_queued -= 1;
@@ -1241,6 +1263,7 @@ impl Channel {
     /// The occupancy integrals (compute, comm) up to `now`.
     pub fn occupancy_until(&mut self, now: u64) -> (u64, u64) {
         self.account_occupancy(now);
+        self.sync_occupancy();
         (
             self.stats.occupancy_compute_cycles,
             self.stats.occupancy_comm_cycles,
@@ -1250,6 +1273,7 @@ impl Channel {
     /// Closes the occupancy integral at `now` (end of run).
     pub fn finish(&mut self, now: u64) {
         self.account_occupancy(now);
+        self.sync_occupancy();
     }
 
     /// A one-line state summary for deadlock reports.
