@@ -94,16 +94,13 @@ TrackerOutPins TrackerRtl::step(const TrackerPins& pins) {
 
 AluOutPins AluRtl::step(const AluPins& pins) {
   top_->bf16 = pins.bf16;
-  for (int w = 0; w < 16; ++w) {
-    top_->a[w] = uint32_t(pins.a[2 * w]) | (uint32_t(pins.a[2 * w + 1]) << 16);
-    top_->b[w] = uint32_t(pins.b[2 * w]) | (uint32_t(pins.b[2 * w + 1]) << 16);
+  for (int l = 0; l < 32; ++l) {
+    top_->a[l] = pins.a[l];
+    top_->b[l] = pins.b[l];
   }
   cycle();
   AluOutPins out;
-  for (int w = 0; w < 16; ++w) {
-    out.sum[2 * w] = uint16_t(top_->sum[w]);
-    out.sum[2 * w + 1] = uint16_t(top_->sum[w] >> 16);
-  }
+  for (int l = 0; l < 32; ++l) out.sum[l] = top_->sum[l];
   return out;
 }
 
