@@ -418,8 +418,7 @@ fn an_early_firing_tracker_is_caught_at_the_first_diverging_step() {
 
 #[test]
 fn a_wrong_alu_lane_is_caught_at_the_first_diverging_update() {
-    // The ALU's waveform comes from a re-run; the report is checked here.
-    let (cycle, _, _) = first_divergence("nmc", "nmc", "differing: sum[0]");
+    let cycle = caught("nmc", "nmc", "differing: sum[0]");
     passes_before("nmc", cycle);
 }
 

@@ -440,6 +440,12 @@ impl Tracing {
             .is_some_and(|t| t.device == device && t.channel == channel)
     }
 
+    /// For blocks with one instance per device whose divergences still
+    /// name a channel (the NMC ALU: the channel that served the burst).
+    fn is_device_target(&self, device: u32) -> bool {
+        self.target.as_ref().is_some_and(|t| t.device == device)
+    }
+
     /// Called before edge `step` of the target instance.
     fn before_edge(&mut self, rtl: &mut impl Traced, step: u64) {
         let Some(t) = &self.target else { return };
@@ -787,7 +793,7 @@ impl Checker for NmcChecker {
             if self.devs.len() <= d {
                 self.devs.resize_with(d + 1, || None);
             }
-            let target = self.tracing.is_target(dev, None);
+            let target = self.tracing.is_device_target(dev);
             let inst = self.devs[d].get_or_insert_with(|| NmcInst {
                 rtl: AluRtl::new(target),
                 steps: 0,
