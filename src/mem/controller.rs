@@ -51,13 +51,6 @@ struct Bank {
     next: NextAt,
 }
 
-/// A bank group's constraints; `next[PRE]` stays 0 and `next[UPD]`
-/// mirrors `next[RD]`.
-#[derive(Debug, Clone, Default)]
-struct Group {
-    next: NextAt,
-}
-
 /// A queued request with its decoded coordinates.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Entry {
@@ -118,7 +111,9 @@ enum Cmd {
 struct Cached {
     slot: u16,
     cmd: Cmd,
-    group: u8,
+    /// The command's cell in the flattened bank-group table
+    /// (`group * 8 + cmd`).
+    group_cell: u8,
     /// The later of the request's own earliest cycle (arrival + frontend
     /// latency) and the bank's constraint on the command.
     local: u64,
@@ -190,7 +185,9 @@ pub(crate) struct Channel {
     p: ChannelParams,
     /// `banks[..self.bank_count()]` are this channel's banks.
     banks: Box<[Bank; MAX_BANKS]>,
-    groups: Box<[Group; MAX_GROUPS]>,
+    /// Each bank group's constraints (`[PRE]` stays 0 and `[UPD]` mirrors
+    /// `[RD]`).
+    groups: Box<[NextAt; MAX_GROUPS]>,
     /// ACT spacing (tRRD_S) alone; `ch_next[ACT]` adds tFAW.
     ch_next_act: u64,
     /// Channel-wide constraints; `next[PRE]` stays 0 and `next[UPD]`
@@ -294,7 +291,7 @@ impl Channel {
         let faw_first = p.timing.faw;
         Channel {
             banks: Box::new(std::array::from_fn(|_| bank.clone())),
-            groups: Box::default(),
+            groups: Box::new([[0; 8]; MAX_GROUPS]),
             ch_next_act: 0,
             ch_next: [faw_first, 0, 0, 0, 0, 0, 0, 0],
             // Four ACTs "long ago" so the first four are not held by tFAW.
@@ -798,7 +795,7 @@ impl Channel {
         Cached {
             slot,
             cmd,
-            group: e.group,
+            group_cell: (e.group as usize % MAX_GROUPS * 8 + (cmd as usize & 7)) as u8,
             local: self.banks[e.bank as usize % MAX_BANKS].next[cmd as usize & 7].max(e.ready),
             key_both: self.key(Grant::Both, &cand),
         }
@@ -808,9 +805,8 @@ impl Channel {
     /// the bank's part with the bank group's, from the current timing.
     #[inline]
     fn local_at(&self, c: &Cached) -> u64 {
-        let k = c.cmd as usize & 7;
-        c.local
-            .max(self.groups[c.group as usize % MAX_GROUPS].next[k])
+        let cells = self.groups.as_flattened();
+        c.local.max(cells[c.group_cell as usize % (MAX_GROUPS * 8)])
     }
 
     /// Channel-wide constraints on a command kind.
@@ -868,7 +864,10 @@ impl Channel {
                 (best, best_bank) = (score, bank);
             }
         }
-        let c = cache[best_bank].filter(|_| best != u128::MAX)?;
+        if best == u128::MAX {
+            return None;
+        }
+        let c = cache[best_bank]?;
         let at = (best >> 64) as u64;
         if self.refresh_first(at, c.cmd) {
             return Some(self.refresh_choice());
@@ -1107,7 +1106,7 @@ impl Channel {
                 hold(&mut b.next, WR, at + t.act_to_wr);
                 hold(&mut b.next, PRE, at + t.act_to_pre);
                 hold(&mut b.next, ACT, at + t.act_to_act_same_bank);
-                hold(&mut g.next, ACT, at + t.rrd_l);
+                hold(g, ACT, at + t.rrd_l);
                 self.ch_next_act = self.ch_next_act.max(at + t.rrd_s);
                 self.faw[self.faw_pos] = at;
                 self.faw_pos = (self.faw_pos + 1) % 4;
@@ -1126,16 +1125,16 @@ impl Channel {
             }
             Cmd::Rd => {
                 hold(&mut b.next, PRE, last + t.rd_to_pre);
-                hold(&mut g.next, RD, last + t.rd_to_rd_l);
-                hold(&mut g.next, WR, last + t.rd_to_wr);
+                hold(g, RD, last + t.rd_to_rd_l);
+                hold(g, WR, last + t.rd_to_wr);
                 hold(&mut self.ch_next, RD, last + t.rd_to_rd_s);
                 hold(&mut self.ch_next, WR, last + t.rd_to_wr);
                 self.stats.reads += 1 + extra;
             }
             Cmd::Wr => {
                 hold(&mut b.next, PRE, last + t.wr_to_pre);
-                hold(&mut g.next, WR, last + t.wr_to_wr_l);
-                hold(&mut g.next, RD, last + t.wr_to_rd_l);
+                hold(g, WR, last + t.wr_to_wr_l);
+                hold(g, RD, last + t.wr_to_rd_l);
                 hold(&mut self.ch_next, WR, last + t.wr_to_wr_s);
                 hold(&mut self.ch_next, RD, last + t.wr_to_rd_s);
                 self.stats.writes += 1 + extra;
@@ -1144,8 +1143,8 @@ impl Channel {
                 hold(&mut b.next, PRE, last + t.upd_to_pre);
                 hold(&mut b.next, WR, last + t.upd_to_col_l);
                 hold(&mut b.next, RD, last + t.upd_to_rd_l);
-                hold(&mut g.next, WR, last + t.upd_to_col_l);
-                hold(&mut g.next, RD, last + t.upd_to_rd_l);
+                hold(g, WR, last + t.upd_to_col_l);
+                hold(g, RD, last + t.upd_to_rd_l);
                 // The operand crosses the bus like write data.
                 hold(&mut self.ch_next, WR, last + t.wr_to_wr_s);
                 hold(&mut self.ch_next, RD, last + t.wr_to_rd_s);
@@ -1153,7 +1152,7 @@ impl Channel {
             }
         }
         b.next[UPD] = b.next[RD].max(b.next[WR].saturating_sub(t.upd_read_to_write));
-        g.next[UPD] = g.next[RD];
+        g[UPD] = g[RD];
         self.ch_next[UPD] = self.ch_next[WR];
         // A column command serves the request.
         let e = self.slab[slot as usize];
