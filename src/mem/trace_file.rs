@@ -460,7 +460,7 @@ fn fast_dramsim3_window(w: &[u8; WINDOW]) -> Fast {
     }
     let chunk = |at: usize| u64::from_le_bytes(*w[at..].first_chunk::<8>().expect("in window"));
     let (n, high) = hex8(chunk(2));
-    let (mut i, addr) = match n {
+    let (i, addr) = match n {
         0 => return None,
         1..8 => (2 + n, high),
         _ => {
@@ -469,20 +469,20 @@ fn fast_dramsim3_window(w: &[u8; WINDOW]) -> Fast {
             (10 + n, (high << (4 * n)) | low)
         }
     };
-    let blank = |c: u8| c == b' ' || c == b'\t';
-    // Almost every record has single spaces.
-    let one_space = |i: usize| w[i] == b' ' && w[i + 1] > b' ';
-    if one_space(i) {
-        i += 1;
-    } else {
+    // The blanks that must follow a field: the index after them, `None`
+    // when there are none or they run to `limit` (the careful parser then
+    // decides).
+    let blanks = |mut i: usize, limit: usize| {
+        if w[i] == b' ' && w[i + 1] > b' ' {
+            return Some(i + 1); // almost every record: one space
+        }
         let s = i;
-        while i < 24 && blank(w[i]) {
+        while i < limit && (w[i] == b' ' || w[i] == b'\t') {
             i += 1;
         }
-        if i == s || i == 24 {
-            return None;
-        }
-    }
+        (i != s && i != limit).then_some(i)
+    };
+    let mut i = blanks(i, 24)?;
     let write = if w[i..i + 4] == *b"READ" {
         i += 4;
         false
@@ -492,17 +492,7 @@ fn fast_dramsim3_window(w: &[u8; WINDOW]) -> Fast {
     } else {
         return None;
     };
-    if one_space(i) {
-        i += 1;
-    } else {
-        let s = i;
-        while i < 40 && blank(w[i]) {
-            i += 1;
-        }
-        if i == s || i == 40 {
-            return None;
-        }
-    }
+    let mut i = blanks(i, 40)?;
     let s = i;
     let mut cycle = 0u64;
     while i < 56 && w[i].is_ascii_digit() {
