@@ -705,22 +705,18 @@ impl Channel {
         let Some(class) = class else {
             return self.compute_any_choice(q, bank);
         };
-        let class = Some(class);
         let list = self.lists[q & 1][bank % MAX_BANKS].as_slice();
         let open = self.banks[bank].open_row;
-        let of_class =
-            |s: &(u16, u32)| class.is_none_or(|c| self.slab[s.0 as usize].stream.class() == c);
+        let of_class = |s: &(u16, u32)| self.slab[s.0 as usize].stream.class() == class;
         let &(head, head_row) = list.iter().find(|s| of_class(s))?;
         // Ranking the streams must not reorder accesses to one line (one
         // burst): a request waits while an older one (of the other stream)
         // to the same line is queued.
         let blocked = |slot: u16| {
-            class.is_some() && {
-                let line = self.slab[slot as usize].addr / self.p.access_bytes;
-                list.iter()
-                    .take_while(|s| s.0 != slot)
-                    .any(|s| self.slab[s.0 as usize].addr / self.p.access_bytes == line)
-            }
+            let line = self.slab[slot as usize].addr / self.p.access_bytes;
+            list.iter()
+                .take_while(|s| s.0 != slot)
+                .any(|s| self.slab[s.0 as usize].addr / self.p.access_bytes == line)
         };
         let choice = if open == NO_ROW {
             (head, Cmd::Act)
@@ -732,7 +728,7 @@ impl Channel {
                 None => {
                     // Keep the row open while queued requests of the other
                     // class still hit it.
-                    if class.is_some() && list.iter().any(|s| s.1 == open) {
+                    if list.iter().any(|s| s.1 == open) {
                         return None;
                     }
                     (head, Cmd::Pre)
@@ -904,19 +900,14 @@ impl Channel {
         // Pass 1: each bank's offer, one per stream class.
         let mut offers = std::mem::take(&mut self.scratch);
         offers.clear();
-        let ranked = self.ranked;
         let mut banks = self.nonempty[q];
         while banks != 0 {
             let bank = banks.trailing_zeros() as usize;
             banks &= banks - 1;
-            if ranked {
-                for c in [StreamClass::Compute, StreamClass::Comm] {
-                    if let Some(o) = self.bank_offer(q, bank, Some(c)) {
-                        offers.push(o);
-                    }
+            for c in [StreamClass::Compute, StreamClass::Comm] {
+                if let Some(o) = self.bank_offer(q, bank, Some(c)) {
+                    offers.push(o);
                 }
-            } else if let Some(o) = self.bank_offer(q, bank, None) {
-                offers.push(o);
             }
         }
         let mut t_all = u64::MAX;
