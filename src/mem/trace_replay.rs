@@ -56,15 +56,16 @@ pub fn replay_file(
     replay(reader, cfg, preset)
 }
 
-/// Queues `req` at the later of `*now` and `cycle`, issuing commands on its
-/// channel while it is full; `*now` becomes the cycle it was taken.
+/// Queues `req` (from line `line` of `file`) at the later of `*now` and
+/// `cycle`, issuing commands on its channel while it is full; `*now`
+/// becomes the cycle it was taken.
 #[inline(always)]
 fn submit_at(
     mem: &mut MemorySystem,
     now: &mut u64,
     req: Request,
     cycle: u64,
-    at: impl FnOnce() -> Location,
+    (file, line): (&str, usize),
 ) -> Result<()> {
     let mut t = (*now).max(cycle);
     loop {
@@ -81,7 +82,7 @@ fn submit_at(
             }
             Err(Reject::OutOfRange { addr, capacity }) => {
                 return Err(InputError::new(
-                    at(),
+                    Location::at(file.to_string(), line, 1),
                     "address",
                     format!(
                         "address {addr:#x} is beyond the memory's capacity of {capacity} bytes ({capacity:#x})"
@@ -133,9 +134,7 @@ pub fn replay<R: Read>(
         };
         tag += 1;
         requests += 1;
-        submit_at(mem, &mut now, req, cycle, || {
-            Location::at(file.clone(), line, 1)
-        })
+        submit_at(mem, &mut now, req, cycle, (&file, line))
     };
 
     while let Some(r) = reader.next_record()? {
