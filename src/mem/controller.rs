@@ -1155,6 +1155,15 @@ impl Channel {
         }
         // Both queues: the cached choices carry the bank's timing.
         invalidate(&mut self.cache_valid, bi);
+        // The next decision needs this bank's new choice in this queue; the
+        // common one (the new head hits the open row) is cheapest found
+        // here, where the bank and its queue are at hand.
+        if let Some(&(head, row)) = self.lists[q & 1][bi % MAX_BANKS].as_slice().first()
+            && row == self.banks[bi % MAX_BANKS].open_row
+        {
+            self.cache[q & 1][0][bi % MAX_BANKS] = Some(self.cached(head, Cmd::Rd));
+            self.cache_valid[q & 1][0] |= 1u64 << bi;
+        }
         self.len[q] -= 1;
         self.free.push(slot);
         let done = last
