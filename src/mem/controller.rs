@@ -582,8 +582,9 @@ impl Channel {
                 return;
             }
         };
-        if q != self.active() {
-            // The decision reads only the active queue.
+        if q != self.active() || keep_any {
+            // The decision reads only the active queue, and weighed this
+            // bank's choice, which the request left as it was.
             return;
         }
         if self.slab[slot as usize].bank == bank {
