@@ -223,7 +223,11 @@ pub(crate) struct Channel {
     next_age: u64,
     arbiter: Box<dyn ArbitrationPolicy>,
     scheduler: Box<dyn Scheduler>,
-    decision: Option<(u64, Choice)>,
+    /// The pending decision's command, issued at `decision_at`. Kept as
+    /// two fields: a copy of the pair as one value went through the stack
+    /// piecewise and stalled store forwarding on every command.
+    decision: Option<Choice>,
+    decision_at: u64,
     /// Scheduler key of the pending request decision.
     decision_key: u64,
     /// Cycles the pending decision waits only because the arbiter holds
@@ -317,6 +321,7 @@ impl Channel {
             arbiter,
             scheduler,
             decision: None,
+            decision_at: 0,
             decision_key: 0,
             decision_stall: 0,
             dirty: true,
@@ -576,7 +581,7 @@ impl Channel {
         // decision needed. The floor never passes a pending decision, so
         // raising it to `now` changes no offer that could win.
         let (at, slot, cmd) = match self.decision {
-            Some((at, Choice::Request { slot, cmd })) => (at, slot, cmd),
+            Some(Choice::Request { slot, cmd }) => (self.decision_at, slot, cmd),
             _ => {
                 self.dirty = true;
                 return;
@@ -606,13 +611,11 @@ impl Channel {
                     self.dirty = true;
                 } else {
                     self.decision_key = k;
-                    self.decision = Some((
-                        o.at,
-                        Choice::Request {
-                            slot: o.slot,
-                            cmd: o.cmd,
-                        },
-                    ));
+                    self.decision_at = o.at;
+                    self.decision = Some(Choice::Request {
+                        slot: o.slot,
+                        cmd: o.cmd,
+                    });
                 }
             }
         }
@@ -633,10 +636,10 @@ impl Channel {
     #[inline]
     pub fn next_time(&mut self) -> Option<u64> {
         if self.dirty {
-            self.decision = self.decide();
+            self.decide();
             self.dirty = false;
         }
-        self.decision.map(|d| d.0)
+        self.decision.map(|_| self.decision_at)
     }
 
     fn refresh_choice(&self) -> (u64, Choice) {
@@ -840,7 +843,7 @@ impl Channel {
 
     /// Without stream arbitration the decision is the earliest offer, ties
     /// going to the scheduler's favourite: one pass, nothing stored.
-    fn decide_unranked(&mut self, q: usize) -> Option<(u64, Choice)> {
+    fn decide_unranked(&mut self, q: usize) {
         self.fill_any_choices(q, self.nonempty[q]);
         let ch_at = &self.ch_next;
         let floor = self.floor;
@@ -861,37 +864,45 @@ impl Channel {
                 (best, best_bank) = (score, bank);
             }
         }
-        if best == u128::MAX {
-            return None;
-        }
-        let c = cache[best_bank]?;
+        let Some(c) = cache[best_bank].filter(|_| best != u128::MAX) else {
+            self.decision = None;
+            return;
+        };
         let at = (best >> 64) as u64;
         if self.refresh_first(at, c.cmd) {
-            return Some(self.refresh_choice());
+            self.set_decision(Some(self.refresh_choice()));
+            return;
         }
         self.decision_key = c.key_both;
-        Some((
-            at,
-            Choice::Request {
-                slot: c.slot,
-                cmd: c.cmd,
-            },
-        ))
+        // Stored field by field, not returned: a returned pair reached the
+        // fields through a stack copy whose loads straddled its stores,
+        // stalling store forwarding on every command.
+        self.decision_at = at;
+        self.decision = Some(Choice::Request {
+            slot: c.slot,
+            cmd: c.cmd,
+        });
     }
 
-    fn decide(&mut self) -> Option<(u64, Choice)> {
+    /// Makes the pending decision.
+    fn decide(&mut self) {
         let q = self.active();
         if self.len[q] == 0 {
-            return if self.p.refresh {
-                Some(self.refresh_choice())
-            } else {
-                None
-            };
+            self.set_decision(self.p.refresh.then(|| self.refresh_choice()));
+        } else if !self.ranked {
+            self.decide_unranked(q);
+        } else {
+            let d = self.decide_ranked(q);
+            self.set_decision(d);
         }
-        if !self.ranked {
-            return self.decide_unranked(q);
-        }
-        self.decide_ranked(q)
+    }
+
+    #[inline]
+    fn set_decision(&mut self, d: Option<(u64, Choice)>) {
+        self.decision = d.map(|(at, choice)| {
+            self.decision_at = at;
+            choice
+        });
     }
 
     /// The decision under a stream-ranking arbiter: each bank's best offer
@@ -1006,7 +1017,8 @@ impl Channel {
     /// pushed to `out`.
     pub fn issue(&mut self, out: &mut Vec<Served>) -> Option<u64> {
         self.next_time()?;
-        let (at, choice) = self.decision.take()?;
+        let choice = self.decision.take()?;
+        let at = self.decision_at;
         self.dirty = true;
         self.account_occupancy(at);
         self.floor = at + 1;
