@@ -1017,6 +1017,12 @@ impl Channel {
     /// pushed to `out`.
     pub fn issue(&mut self, out: &mut Vec<Served>) -> Option<u64> {
         self.next_time()?;
+        self.issue_decided(out)
+    }
+
+    /// [`Self::issue`] once the decision is made.
+    #[inline(always)]
+    fn issue_decided(&mut self, out: &mut Vec<Served>) -> Option<u64> {
         let choice = self.decision.take()?;
         let at = self.decision_at;
         self.dirty = true;
@@ -1062,6 +1068,19 @@ impl Channel {
         Some(at)
     }
 
+    /// Issues every command decided before `until`; returns the cycle of
+    /// the next one, if any.
+    #[inline(never)]
+    pub fn issue_before(&mut self, until: u64, out: &mut Vec<Served>) -> Option<u64> {
+        loop {
+            let t = self.next_time()?;
+            if t >= until {
+                return Some(t);
+            }
+            self.issue_decided(out);
+        }
+    }
+
     fn log_decision(&mut self, at: u64, comm_served: bool) {
         let waiting = self.comm_waiting();
         if let Some(log) = &mut self.arb_log {
@@ -1077,6 +1096,7 @@ impl Channel {
         }
     }
 
+    #[inline(always)]
     fn issue_request(&mut self, at: u64, slot: u16, cmd: Cmd, out: &mut Vec<Served>) {
         let t = &self.p.timing;
         let e = &mut self.slab[slot as usize];

@@ -330,6 +330,13 @@ impl MemorySystem {
     fn run_channel(&mut self, c: usize, until: u64) {
         self.touch(c);
         self.channels[c].skip_idle_refreshes(until);
+        if self.backlog_len == 0 {
+            // Issuing never adds to the backlog, so none is refilled: the
+            // channel runs on by itself.
+            let next = self.channels[c].issue_before(until, &mut self.served);
+            self.next_at[c] = next.unwrap_or(u64::MAX);
+            return;
+        }
         loop {
             let Some(t) = self.channels[c].next_time() else {
                 self.next_at[c] = u64::MAX;
