@@ -228,7 +228,40 @@ impl MemorySystem {
         Ok(())
     }
 
+    /// Queues `req` at cycle `now` or later: while its channel's queue
+    /// cannot take it, issues that channel's commands until it can (a
+    /// frontend blocked on a full queue, as [`Self::try_enqueue`] then
+    /// [`Self::drain_until_accepts`] in turn would, but decoding the
+    /// address once). Returns the cycle the request was taken;
+    /// `QueueFull` when the channel never will take it.
+    #[inline(always)]
+    pub fn enqueue_blocking(&mut self, now: u64, req: Request) -> Result<u64, Reject> {
+        if req.addr >= self.map.capacity_bytes() {
+            return Err(Reject::OutOfRange {
+                addr: req.addr,
+                capacity: self.map.capacity_bytes(),
+            });
+        }
+        let d = self.map.decode_in_range(req.addr);
+        let c = d.channel as usize;
+        let mut t = now;
+        loop {
+            self.run_channel_before(c, t);
+            self.touch(c);
+            if self.channels[c].admits(t.max(self.now), req.op, req.stream.class()) {
+                break;
+            }
+            let freed = self
+                .drain_until_accepts(d.channel, &req)
+                .ok_or(Reject::QueueFull { channel: d.channel })?;
+            t = t.max(freed + 1);
+        }
+        self.enqueue_decoded(d, t.max(self.now), req, 1);
+        Ok(t)
+    }
+
     /// Puts a decoded request into its channel's queue (space checked).
+    #[inline(always)]
     fn enqueue_decoded(&mut self, d: DramAddr, at: u64, req: Request, bursts: u8) {
         let bank = (d.bank_group * self.banks_per_group + d.bank) as u16;
         self.channels[d.channel as usize].enqueue(

@@ -67,33 +67,33 @@ fn submit_at(
     cycle: u64,
     (file, line): (&str, usize),
 ) -> Result<()> {
-    let mut t = (*now).max(cycle);
-    loop {
-        match mem.try_enqueue(t, req) {
-            Ok(()) => break,
-            Err(Reject::QueueFull { channel }) => {
-                let freed = mem.drain_until_accepts(channel, &req).ok_or_else(|| {
-                    crate::Error::Deadlock(format!(
-                        "channel {channel} is full and cannot issue: {}",
-                        mem.describe().join("; ")
-                    ))
-                })?;
-                t = t.max(freed + 1);
-            }
-            Err(Reject::OutOfRange { addr, capacity }) => {
-                return Err(InputError::new(
-                    Location::at(file.to_string(), line, 1),
-                    "address",
-                    format!(
-                        "address {addr:#x} is beyond the memory's capacity of {capacity} bytes ({capacity:#x})"
-                    ),
-                )
-                .into());
-            }
+    match mem.enqueue_blocking((*now).max(cycle), req) {
+        Ok(t) => {
+            *now = t;
+            Ok(())
         }
+        Err(e) => Err(rejected(mem, e, file, line)),
     }
-    *now = t;
-    Ok(())
+}
+
+/// The error for a request the memory system turned away for good.
+#[cold]
+#[inline(never)]
+fn rejected(mem: &MemorySystem, e: Reject, file: &str, line: usize) -> crate::Error {
+    match e {
+        Reject::QueueFull { channel } => crate::Error::Deadlock(format!(
+            "channel {channel} is full and cannot issue: {}",
+            mem.describe().join("; ")
+        )),
+        Reject::OutOfRange { addr, capacity } => InputError::new(
+            Location::at(file.to_string(), line, 1),
+            "address",
+            format!(
+                "address {addr:#x} is beyond the memory's capacity of {capacity} bytes ({capacity:#x})"
+            ),
+        )
+        .into(),
+    }
 }
 
 /// Replays records from any reader.
