@@ -56,23 +56,45 @@ pub fn replay_file(
     replay(reader, cfg, preset)
 }
 
-/// Queues `req` (from line `line` of `file`) at the later of `*now` and
-/// `cycle`, issuing commands on its channel while it is full; `*now`
-/// becomes the cycle it was taken.
-#[inline(always)]
-fn submit_at(
-    mem: &mut MemorySystem,
-    now: &mut u64,
-    req: Request,
-    cycle: u64,
-    (file, line): (&str, usize),
-) -> Result<()> {
-    match mem.enqueue_blocking((*now).max(cycle), req) {
-        Ok(t) => {
-            *now = t;
-            Ok(())
+/// The frontend's state between submissions.
+struct Frontend {
+    burst: u64,
+    /// The cycle the last request was taken.
+    now: u64,
+    /// The next request's tag (the requests submitted so far).
+    tag: u64,
+}
+
+impl Frontend {
+    /// Queues the request for `block` (from line `line` of `file`) at the
+    /// later of the last submission's cycle and `cycle`, issuing commands
+    /// on its channel while it is full. Inlined into the replay loop: a
+    /// call per request costs more than the submission around it.
+    #[inline(always)]
+    fn submit(
+        &mut self,
+        mem: &mut MemorySystem,
+        (block, write, cycle, line): (u64, bool, u64, usize),
+        file: &str,
+    ) -> Result<()> {
+        let req = Request {
+            addr: block * self.burst,
+            op: if write { Op::Write } else { Op::Read },
+            stream: if write {
+                Stream::TraceWrite
+            } else {
+                Stream::TraceRead
+            },
+            tag: self.tag,
+        };
+        self.tag += 1;
+        match mem.enqueue_blocking(self.now.max(cycle), req) {
+            Ok(t) => {
+                self.now = t;
+                Ok(())
+            }
+            Err(e) => Err(rejected(mem, e, file, line)),
         }
-        Err(e) => Err(rejected(mem, e, file, line)),
     }
 }
 
@@ -106,11 +128,8 @@ pub fn replay<R: Read>(
         MemorySystem::new(cfg).map_err(|m| InputError::new(Location::file(preset), "mem", m))?;
     mem.discard_completions();
     let burst = mem.access_bytes();
-    let mut now: u64 = 0;
     let mut records = 0u64;
-    let mut requests = 0u64;
     let mut pending: Option<(u64, bool, u64, usize)> = None; // block, write, cycle, line
-    let mut tag = 0u64;
     let file = reader.file().to_string();
 
     // Blocks are whole accesses: a shift when the access size is a power
@@ -120,23 +139,11 @@ pub fn replay<R: Read>(
         Some(s) => addr >> s,
         None => addr / burst,
     };
-    let mut submit = |mem: &mut MemorySystem,
-                      (block, write, cycle, line): (u64, bool, u64, usize)| {
-        let req = Request {
-            addr: block * burst,
-            op: if write { Op::Write } else { Op::Read },
-            stream: if write {
-                Stream::TraceWrite
-            } else {
-                Stream::TraceRead
-            },
-            tag,
-        };
-        tag += 1;
-        requests += 1;
-        submit_at(mem, &mut now, req, cycle, (&file, line))
+    let mut front = Frontend {
+        burst,
+        now: 0,
+        tag: 0,
     };
-
     while let Some(r) = reader.next_record()? {
         records += 1;
         let block = block_of(r.addr);
@@ -147,12 +154,13 @@ pub fn replay<R: Read>(
             continue;
         }
         if let Some(p) = pending.replace((block, r.write, r.cycle, r.line)) {
-            submit(&mut mem, p)?;
+            front.submit(&mut mem, p, &file)?;
         }
     }
     if let Some(p) = pending.take() {
-        submit(&mut mem, p)?;
+        front.submit(&mut mem, p, &file)?;
     }
+    let requests = front.tag;
     if records == 0 {
         // A run of nothing would report zero bandwidth and latency as if
         // measured: almost always the wrong file or an empty export.
