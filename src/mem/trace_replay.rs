@@ -10,7 +10,7 @@
 
 use super::request::{Op, Request, Stream};
 use super::system::{MemorySystem, Reject};
-use super::trace_file::{TraceFormat, TraceReader};
+use super::trace_file::{TraceFormat, TraceReader, TraceRecord};
 use crate::config::MemConfig;
 use crate::error::{InputError, Location, Result};
 use serde::{Deserialize, Serialize};
@@ -56,26 +56,53 @@ pub fn replay_file(
     replay(reader, cfg, preset)
 }
 
-/// The frontend's state between submissions.
-struct Frontend {
+/// The frontend's state between records.
+struct Frontend<'a> {
+    file: &'a str,
     burst: u64,
+    /// `log2(burst)` when the access size is a power of two (every
+    /// preset): a block is then a shift, not a division per record.
+    shift: Option<u32>,
+    records: u64,
+    /// The request being merged: block, write, cycle, line.
+    pending: Option<(u64, bool, u64, usize)>,
     /// The cycle the last request was taken.
     now: u64,
     /// The next request's tag (the requests submitted so far).
     tag: u64,
 }
 
-impl Frontend {
-    /// Queues the request for `block` (from line `line` of `file`) at the
-    /// later of the last submission's cycle and `cycle`, issuing commands
-    /// on its channel while it is full. Inlined into the replay loop: a
-    /// call per request costs more than the submission around it.
+impl Frontend<'_> {
+    /// Takes one record: merges it into the pending request or submits
+    /// that and keeps this one pending. Inlined into the reader's loop: a
+    /// call per record costs more than the work around it.
+    #[inline(always)]
+    fn record(&mut self, mem: &mut MemorySystem, r: TraceRecord) -> Result<()> {
+        self.records += 1;
+        let block = match self.shift {
+            Some(s) => r.addr >> s,
+            None => r.addr / self.burst,
+        };
+        if let Some((b, w, _, _)) = self.pending
+            && b == block
+            && w == r.write
+        {
+            return Ok(());
+        }
+        match self.pending.replace((block, r.write, r.cycle, r.line)) {
+            Some(p) => self.submit(mem, p),
+            None => Ok(()),
+        }
+    }
+
+    /// Queues the request for `block` at the later of the last
+    /// submission's cycle and `cycle`, issuing commands on its channel
+    /// while it is full.
     #[inline(always)]
     fn submit(
         &mut self,
         mem: &mut MemorySystem,
         (block, write, cycle, line): (u64, bool, u64, usize),
-        file: &str,
     ) -> Result<()> {
         let req = Request {
             addr: block * self.burst,
@@ -93,7 +120,7 @@ impl Frontend {
                 self.now = t;
                 Ok(())
             }
-            Err(e) => Err(rejected(mem, e, file, line)),
+            Err(e) => Err(rejected(mem, e, self.file, line)),
         }
     }
 }
@@ -128,39 +155,25 @@ pub fn replay<R: Read>(
         MemorySystem::new(cfg).map_err(|m| InputError::new(Location::file(preset), "mem", m))?;
     mem.discard_completions();
     let burst = mem.access_bytes();
-    let mut records = 0u64;
-    let mut pending: Option<(u64, bool, u64, usize)> = None; // block, write, cycle, line
     let file = reader.file().to_string();
-
-    // Blocks are whole accesses: a shift when the access size is a power
-    // of two (every preset), not a division per record.
-    let shift = burst.is_power_of_two().then(|| burst.trailing_zeros());
-    let block_of = |addr: u64| match shift {
-        Some(s) => addr >> s,
-        None => addr / burst,
-    };
     let mut front = Frontend {
+        file: &file,
         burst,
+        shift: burst.is_power_of_two().then(|| burst.trailing_zeros()),
+        records: 0,
+        pending: None,
         now: 0,
         tag: 0,
     };
-    while let Some(r) = reader.next_record()? {
-        records += 1;
-        let block = block_of(r.addr);
-        if let Some((b, w, _, _)) = pending
-            && b == block
-            && w == r.write
-        {
-            continue;
-        }
-        if let Some(p) = pending.replace((block, r.write, r.cycle, r.line)) {
-            front.submit(&mut mem, p, &file)?;
-        }
+    // Inlined into both formats' loops (see `Frontend::record`).
+    reader.for_each_record(
+        #[inline(always)]
+        |r| front.record(&mut mem, r),
+    )?;
+    if let Some(p) = front.pending.take() {
+        front.submit(&mut mem, p)?;
     }
-    if let Some(p) = pending.take() {
-        front.submit(&mut mem, p, &file)?;
-    }
-    let requests = front.tag;
+    let (records, requests) = (front.records, front.tag);
     if records == 0 {
         // A run of nothing would report zero bandwidth and latency as if
         // measured: almost always the wrong file or an empty export.
