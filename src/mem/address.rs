@@ -12,6 +12,17 @@ pub struct DramAddr {
     pub column: u32,
 }
 
+/// What a channel's queue needs of a decoded address: the channel, the
+/// bank within it (`bank_group * banks_per_group + bank`), its bank group
+/// and the row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueAddr {
+    pub channel: u32,
+    pub bank: u32,
+    pub bank_group: u32,
+    pub row: u32,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Field {
     Row,
@@ -31,16 +42,28 @@ enum Field {
 /// capacity are rejected by [`AddressMap::decode`].
 /// Each field's low and high slice as the slice's bits in place in the
 /// address and the right shift that moves them to their place in the
-/// field (an absent slice has mask 0). Lanes are in [`DramAddr`]'s field
-/// order and padded to eight, so the decode is a few vector operations.
+/// field (an absent slice has mask 0), in [`DramAddr`]'s field order.
+/// Decoding is then two masks, two shifts and an or per field.
 #[derive(Debug, Clone, Copy, Default)]
 struct Pairs {
-    mask: [[u64; 8]; 2],
-    shift: [[u64; 8]; 2],
+    fields: [FieldSlices; 5],
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct FieldSlices {
+    mask: [u64; 2],
+    shift: [u32; 2],
+}
+
+impl FieldSlices {
+    #[inline(always)]
+    fn extract(&self, addr: u64) -> u32 {
+        (((addr & self.mask[0]) >> self.shift[0]) | ((addr & self.mask[1]) >> self.shift[1])) as u32
+    }
 }
 
 impl Field {
-    /// Lane in [`Pairs`].
+    /// Its place in [`Pairs::fields`].
     fn lane(self) -> usize {
         match self {
             Field::Channel => 0,
@@ -60,6 +83,11 @@ pub struct AddressMap {
     /// The same slices per field, when no field has more than two: a
     /// decode without the loop.
     pairs: Option<Pairs>,
+    /// [`QueueAddr`]'s channel, bank, bank group and row as slices, when
+    /// none has more than two (a bank is its bank bits below its group's):
+    /// a decode of only what a queue needs, its bank without a multiply.
+    queue: Option<[FieldSlices; 4]>,
+    banks_per_group: u32,
     capacity: u64,
 }
 
@@ -162,13 +190,49 @@ impl AddressMap {
             }
             // A field's slices go up the address as up the field, so a
             // slice never moves left.
-            pairs.mask[*n][f.lane()] = mask << shift;
-            pairs.shift[*n][f.lane()] = (shift - at) as u64;
+            let slot = &mut pairs.fields[f.lane()];
+            slot.mask[*n] = mask << shift;
+            slot.shift[*n] = shift - at;
+            *n += 1;
+        }
+        let bank_bits = bits(Field::Bank);
+        let mut queue = [FieldSlices::default(); 4];
+        let mut used = [0usize; 4];
+        let mut queue_fits = m.banks_per_group.is_power_of_two();
+        for &(f, shift, mask, at) in &slices {
+            let (i, at) = match f {
+                Field::Channel => (0, at),
+                Field::Bank => (1, at),
+                Field::BankGroup => {
+                    // A slice in both the bank and the group.
+                    let n = &mut used[2];
+                    queue_fits &= *n < 2;
+                    if queue_fits {
+                        queue[2].mask[*n] = mask << shift;
+                        queue[2].shift[*n] = shift - at;
+                        *n += 1;
+                    }
+                    (1, at + bank_bits)
+                }
+                Field::Row => (3, at),
+                Field::Column => continue,
+            };
+            let n = &mut used[i];
+            // A slice moving left (a group slice below its place in the
+            // bank) cannot be a right shift.
+            queue_fits &= *n < 2 && shift >= at;
+            if !queue_fits {
+                break;
+            }
+            queue[i].mask[*n] = mask << shift;
+            queue[i].shift[*n] = shift - at;
             *n += 1;
         }
         Ok(AddressMap {
             slices,
             pairs: fits.then_some(pairs),
+            queue: queue_fits.then_some(queue),
+            banks_per_group: m.banks_per_group,
             capacity: m.capacity_bytes(),
         })
     }
@@ -203,21 +267,46 @@ impl AddressMap {
     #[inline(always)]
     pub fn decode_in_range(&self, addr: u64) -> DramAddr {
         if let Some(p) = &self.pairs {
-            // Every mapping the presets use: a fixed sequence of shifts.
-            let mut f = [0u32; 8];
-            for (i, v) in f.iter_mut().enumerate() {
-                *v = (((addr & p.mask[0][i]) >> p.shift[0][i])
-                    | ((addr & p.mask[1][i]) >> p.shift[1][i])) as u32;
-            }
+            // Every mapping the presets use: a fixed sequence of shifts,
+            // field by field (as scalars: without per-lane variable
+            // shifts, a vector decode costs more).
+            let f = &p.fields;
             return DramAddr {
-                channel: f[0],
-                bank_group: f[1],
-                bank: f[2],
-                row: f[3],
-                column: f[4],
+                channel: f[0].extract(addr),
+                bank_group: f[1].extract(addr),
+                bank: f[2].extract(addr),
+                row: f[3].extract(addr),
+                column: f[4].extract(addr),
             };
         }
         self.decode_slices(addr)
+    }
+
+    /// What a channel's queue needs of an address the caller checked
+    /// against the capacity.
+    #[inline(always)]
+    pub fn decode_queue_in_range(&self, addr: u64) -> QueueAddr {
+        if let Some(q) = &self.queue {
+            return QueueAddr {
+                channel: q[0].extract(addr),
+                bank: q[1].extract(addr),
+                bank_group: q[2].extract(addr),
+                row: q[3].extract(addr),
+            };
+        }
+        self.decode_queue_slices(addr)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn decode_queue_slices(&self, addr: u64) -> QueueAddr {
+        let d = self.decode_slices(addr);
+        QueueAddr {
+            channel: d.channel,
+            bank: d.bank_group * self.banks_per_group + d.bank,
+            bank_group: d.bank_group,
+            row: d.row,
+        }
     }
 
     /// The general decode, slice by slice.
@@ -339,6 +428,47 @@ mod tests {
             general.pairs = None;
             proptest::prop_assert_eq!(m.decode(addr), general.decode(addr), "{}", spec);
         }
+    }
+
+    proptest::proptest! {
+        /// The queue decode's slices (the bank's bits below its group's)
+        /// give what the full decode gives; maps whose bank needs three
+        /// slices take the general path.
+        #[test]
+        fn queue_decode_equals_the_full_decode(addr in 0u64..(1 << 33), pick in 0usize..7) {
+            let c = HwConfig::preset("hbm2-stack").unwrap();
+            let spec = [
+                "RoBaCoBgChCo2",
+                "RoBaBgCoCh",
+                "ChRoBaBgCo",
+                "RoCo3BaBgChCo2",
+                "Ro4BaRoCo1BgCoChCo2",
+                "RoBa1CoBgBaChCo2",
+                "RoBg1CoBaChBgCo2",
+            ][pick];
+            let m = AddressMap::parse(spec, &c.mem).unwrap();
+            let d = m.decode_slices(addr);
+            proptest::prop_assert_eq!(
+                m.decode_queue_in_range(addr),
+                QueueAddr {
+                    channel: d.channel,
+                    bank: d.bank_group * c.mem.banks_per_group + d.bank,
+                    bank_group: d.bank_group,
+                    row: d.row,
+                },
+                "{}",
+                spec
+            );
+        }
+    }
+
+    #[test]
+    fn queue_decode_falls_back_when_the_bank_needs_three_slices() {
+        let c = HwConfig::preset("hbm2-stack").unwrap();
+        let fits = |spec: &str| AddressMap::parse(spec, &c.mem).unwrap().queue.is_some();
+        assert!(fits("RoBaCoBgChCo2"));
+        assert!(fits("Ro4BaRoCo1BgCoChCo2"));
+        assert!(!fits("RoBa1CoBgBaChCo2"));
     }
 
     #[test]

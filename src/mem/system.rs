@@ -12,7 +12,7 @@
 //! return them, and updates add FP16/BF16 lanes in place, each in the order
 //! the DRAM performs them.
 
-use super::address::{AddressMap, DramAddr};
+use super::address::{AddressMap, QueueAddr};
 use super::arbiter;
 use super::controller::{Channel, ChannelParams, LocalCounts, Served};
 use super::nmc_alu::{self, Dtype};
@@ -52,7 +52,6 @@ struct DataStore {
 pub struct MemorySystem {
     map: AddressMap,
     channels: Vec<Channel>,
-    banks_per_group: u32,
     access_bytes: u64,
     served: Vec<Served>,
     completions: Vec<Completion>,
@@ -127,7 +126,6 @@ impl MemorySystem {
         Ok(MemorySystem {
             map,
             channels,
-            banks_per_group: cfg.banks_per_group,
             access_bytes: cfg.access_bytes() as u64,
             served: Vec::new(),
             completions: Vec::new(),
@@ -214,7 +212,7 @@ impl MemorySystem {
                 capacity: self.map.capacity_bytes(),
             });
         }
-        let d = self.map.decode_in_range(req.addr);
+        let d = self.map.decode_queue_in_range(req.addr);
         // Channels only interact through arrivals: bring this one up to the
         // arrival before it sees the request.
         self.run_channel_before(d.channel as usize, now);
@@ -242,7 +240,7 @@ impl MemorySystem {
                 capacity: self.map.capacity_bytes(),
             });
         }
-        let d = self.map.decode_in_range(req.addr);
+        let d = self.map.decode_queue_in_range(req.addr);
         let c = d.channel as usize;
         let mut t = now;
         loop {
@@ -262,8 +260,7 @@ impl MemorySystem {
 
     /// Puts a decoded request into its channel's queue (space checked).
     #[inline(always)]
-    fn enqueue_decoded(&mut self, d: DramAddr, at: u64, req: Request, bursts: u8) {
-        let bank = (d.bank_group * self.banks_per_group + d.bank) as u16;
+    fn enqueue_decoded(&mut self, d: QueueAddr, at: u64, req: Request, bursts: u8) {
         self.channels[d.channel as usize].enqueue(
             at,
             req.addr,
@@ -271,7 +268,7 @@ impl MemorySystem {
             req.op,
             req.stream,
             d.row,
-            bank,
+            d.bank as u16,
             d.bank_group as u8,
             bursts,
         );
@@ -338,7 +335,8 @@ impl MemorySystem {
                 }
                 self.backlog[c][class].pop_front();
                 self.backlog_len -= 1;
-                let d = self.map.decode(req.addr).expect("checked at submit");
+                // In range: checked at submission.
+                let d = self.map.decode_queue_in_range(req.addr);
                 self.enqueue_decoded(d, t, req, bursts);
             }
         }
