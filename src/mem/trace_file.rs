@@ -511,6 +511,9 @@ fn fast_dramsim3_window(w: &[u8; WINDOW]) -> Fast {
             (10 + n, (high << (4 * n)) | low)
         }
     };
+    if let Some((write, cycle, used)) = usual_tail(w, i) {
+        return Some(((addr, write, cycle), used, true));
+    }
     // The blanks that must follow a field: the index after them, `None`
     // when there are none or they run to `limit` (the careful parser then
     // decides).
@@ -547,6 +550,37 @@ fn fast_dramsim3_window(w: &[u8; WINDOW]) -> Fast {
     i += (w[i] == b'\r') as usize;
     // The window holds at least one byte after the record: the newline.
     (w[i] == b'\n').then_some(((addr, write, cycle), i + 1, true))
+}
+
+/// The rest of a record after its address (at `i`, at most 18) in the
+/// shape almost every trace has: one space, `READ` or `WRITE`, one space,
+/// the cycle, `\n` or `\r\n`. Returns the operation, the cycle and the
+/// bytes taken; `None` when the shape differs (the general path then
+/// decides). The separators are one comparison each, not a scan.
+#[inline(always)]
+fn usual_tail(w: &[u8; WINDOW], i: usize) -> Option<(bool, u64, usize)> {
+    let t: &[u8; 32] = w[i..].first_chunk()?;
+    let head = u64::from_le_bytes(*t.first_chunk::<8>()?);
+    let (write, s) = if head & 0xffff_ffff_ffff == u64::from_le_bytes(*b" READ \0\0") {
+        (false, 6)
+    } else if head & 0x00ff_ffff_ffff_ffff == u64::from_le_bytes(*b" WRITE \0") {
+        (true, 7)
+    } else {
+        return None;
+    };
+    // At most 15 digits: a 16th is not a line end, and the general path
+    // then rejects the record. Fifteen digits stay below the 2^50 limit.
+    let mut j = s;
+    let mut cycle = 0u64;
+    while j < s + 15 && t[j].is_ascii_digit() {
+        cycle = cycle * 10 + (t[j] - b'0') as u64;
+        j += 1;
+    }
+    if j == s {
+        return None;
+    }
+    j += (t[j] == b'\r') as usize;
+    (t[j] == b'\n').then_some((write, cycle, i + j + 1))
 }
 
 #[inline]
@@ -673,10 +707,13 @@ mod tests {
         use proptest::prelude::*;
         let record = (
             "[0-9a-fA-F]{0,18}",
-            "[ \t]{0,30}",
+            // One space (the usual shape, parsed by comparisons) or a run.
+            prop_oneof![Just(" ".to_string()), "[ \t]{0,30}"],
             prop_oneof![Just("READ"), Just("WRITE"), Just("READX")],
-            "[ \t]{0,30}",
-            "[0-9]{0,17}",
+            prop_oneof![Just(" ".to_string()), "[ \t]{0,30}"],
+            // Long runs of leading zeros: past 15 digits a value can
+            // still be small.
+            prop_oneof!["[0-9]{0,17}", "0{10,17}[0-9]{0,2}"],
             prop_oneof![Just("\n"), Just("\r\n"), Just("")],
         )
             .prop_map(|(a, b1, op, b2, c, nl)| format!("0x{a}{b1}{op}{b2}{c}{nl}").into_bytes());
@@ -695,6 +732,21 @@ mod tests {
             }
             line
         })
+    }
+
+    #[test]
+    fn the_usual_record_shape_takes_the_separator_comparisons() {
+        let tail = |rest: &[u8]| {
+            let mut w = [b'#'; WINDOW];
+            w[4..4 + rest.len()].copy_from_slice(rest);
+            usual_tail(&w, 4)
+        };
+        assert_eq!(tail(b" READ 0\n"), Some((false, 0, 12)));
+        assert_eq!(tail(b" WRITE 123\r\n"), Some((true, 123, 16)));
+        // Other spacing is left to the general path.
+        assert_eq!(tail(b"  READ 0\n"), None);
+        assert_eq!(tail(b" READ\t0\n"), None);
+        assert_eq!(tail(b" READ 0\r#"), None);
     }
 
     proptest::proptest! {
