@@ -165,7 +165,9 @@ impl ChannelStats {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MemStats {
     pub channels: Vec<ChannelStats>,
-    pub streams: Vec<StreamStats>,
+    /// Indexed by [`Stream::index`] (an array: counting needs no bounds
+    /// check).
+    pub streams: [StreamStats; Stream::COUNT],
     pub read_latency: LatencyHistogram,
 }
 
@@ -173,7 +175,7 @@ impl MemStats {
     pub fn new(channels: usize) -> Self {
         MemStats {
             channels: vec![ChannelStats::default(); channels],
-            streams: vec![StreamStats::default(); Stream::COUNT],
+            streams: Default::default(),
             read_latency: LatencyHistogram::default(),
         }
     }
