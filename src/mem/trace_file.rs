@@ -117,32 +117,17 @@ impl<R: Read> TraceReader<R> {
     }
 
     /// The next record, `Ok(None)` at the end.
-    #[inline(always)]
     pub fn next_record(&mut self) -> Result<Option<TraceRecord>> {
-        // A well-formed line whose newline is already buffered is parsed in
-        // place, in one pass (inlined into the caller's loop); anything
-        // else goes line by line.
-        let fast = match self.format {
-            TraceFormat::Dramsim3 => fast_dramsim3(&self.buf[self.pos..self.end]),
-            TraceFormat::Ramulator => fast_ramulator(&self.buf[self.pos..self.end]),
-        };
-        if let Some(((addr, write, cycle), used, true)) = fast {
-            self.pos += used;
-            self.line_no += 1;
-            return Ok(Some(TraceRecord {
-                addr,
-                write,
-                cycle,
-                line: self.line_no,
-            }));
+        match self.format {
+            TraceFormat::Dramsim3 => self.next_parsed(&fast_dramsim3),
+            TraceFormat::Ramulator => self.next_parsed(&fast_ramulator),
         }
-        self.next_record_by_line()
     }
 
     /// Calls `f` on every record in order, stopping at the first error
     /// (of the trace or of `f`). Cheaper per record than
     /// [`Self::next_record`]: the loop is compiled once per format, with
-    /// `f` inlined.
+    /// the parser and `f` inlined.
     pub fn for_each_record(&mut self, f: impl FnMut(TraceRecord) -> Result<()>) -> Result<()> {
         match self.format {
             TraceFormat::Dramsim3 => self.for_each_parsed(fast_dramsim3, f),
@@ -156,26 +141,28 @@ impl<R: Read> TraceReader<R> {
         fast: impl Fn(&[u8]) -> Fast,
         mut f: impl FnMut(TraceRecord) -> Result<()>,
     ) -> Result<()> {
-        loop {
-            let rec = if let Some(((addr, write, cycle), used, true)) =
-                fast(&self.buf[self.pos..self.end])
-            {
-                self.pos += used;
-                self.line_no += 1;
-                TraceRecord {
-                    addr,
-                    write,
-                    cycle,
-                    line: self.line_no,
-                }
-            } else {
-                match self.next_record_by_line()? {
-                    Some(r) => r,
-                    None => return Ok(()),
-                }
-            };
+        while let Some(rec) = self.next_parsed(&fast)? {
             f(rec)?;
         }
+        Ok(())
+    }
+
+    /// The next record with `fast` as the format's parser: a well-formed
+    /// line whose newline is already buffered is parsed in place, in one
+    /// pass; anything else goes line by line.
+    #[inline(always)]
+    fn next_parsed(&mut self, fast: &impl Fn(&[u8]) -> Fast) -> Result<Option<TraceRecord>> {
+        if let Some(((addr, write, cycle), used, true)) = fast(&self.buf[self.pos..self.end]) {
+            self.pos += used;
+            self.line_no += 1;
+            return Ok(Some(TraceRecord {
+                addr,
+                write,
+                cycle,
+                line: self.line_no,
+            }));
+        }
+        self.next_record_by_line()
     }
 
     #[inline(never)]
