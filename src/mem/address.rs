@@ -31,20 +31,21 @@ pub struct QueueAddr {
 struct FieldSlices {
     mask: [u64; 2],
     shift: [u32; 2],
-    len: usize,
 }
 
 impl FieldSlices {
-    /// Adds the slice of `mask` bits at `shift` in the address that goes
-    /// to bit `at` of the field; false when the field has two already, or
-    /// the slice would move left (not a right shift).
-    fn push(&mut self, mask: u64, shift: u32, at: u32) -> bool {
-        if self.len == 2 || shift < at {
+    /// Adds, as slice `*n`, the slice of `mask` bits at `shift` in the
+    /// address that goes to bit `at` of the field; false when the field
+    /// has two already, or the slice would move left (not a right shift).
+    /// The count is kept by the caller: a third word here made the
+    /// compiler's vectorised decode of four fields slower.
+    fn push(&mut self, n: &mut usize, mask: u64, shift: u32, at: u32) -> bool {
+        if *n == 2 || shift < at {
             return false;
         }
-        self.mask[self.len] = mask << shift;
-        self.shift[self.len] = shift - at;
-        self.len += 1;
+        self.mask[*n] = mask << shift;
+        self.shift[*n] = shift - at;
+        *n += 1;
         true
     }
 
@@ -174,17 +175,20 @@ impl AddressMap {
         }
         let bank_bits = bits(Field::Bank);
         let mut queue = [FieldSlices::default(); 4];
+        let mut used = [0usize; 4];
         let mut queue_fits = m.banks_per_group.is_power_of_two();
         for &(f, shift, mask, at) in &slices {
+            let [ch, bank, group, row] = &mut used;
             queue_fits &= match f {
-                Field::Channel => queue[0].push(mask, shift, at),
-                Field::Bank => queue[1].push(mask, shift, at),
+                Field::Channel => queue[0].push(ch, mask, shift, at),
+                Field::Bank => queue[1].push(bank, mask, shift, at),
                 // A group slice is in the group and, above the bank's own
                 // bits, in the bank index.
                 Field::BankGroup => {
-                    queue[2].push(mask, shift, at) && queue[1].push(mask, shift, at + bank_bits)
+                    queue[2].push(group, mask, shift, at)
+                        && queue[1].push(bank, mask, shift, at + bank_bits)
                 }
-                Field::Row => queue[3].push(mask, shift, at),
+                Field::Row => queue[3].push(row, mask, shift, at),
                 Field::Column => true,
             };
         }
