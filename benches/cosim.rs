@@ -48,15 +48,16 @@ fn best_of(runs: u32, mut f: impl FnMut()) -> f64 {
 
 fn replay_slowdown() {
     use t3sim::cosim::replay::{Selection, Settings, Sink};
-    use t3sim::modes::{self, Mode};
+    use t3sim::modes::Mode;
+    use t3sim::replay;
     let root = env!("CARGO_MANIFEST_DIR");
     let trace = t3sim::trace::load(format!("{root}/traces/mega-gpt2-tp8-op.json").as_ref())
         .expect("shipped trace");
     let cfg = t3sim::config::HwConfig::load("t3-asplos24", &[]).expect("preset");
     let modes = [Mode::T3Mca];
-    let opts = modes::Options::default();
+    let opts = replay::Options::default();
     let plain = best_of(3, || {
-        modes::replay_with(&trace, &cfg, &modes, opts).expect("replay");
+        replay::replay_with(&trace, &cfg, &modes, opts).expect("replay");
     });
     let checked = best_of(3, || {
         let settings = Settings {
@@ -66,7 +67,7 @@ fn replay_slowdown() {
         };
         let sink = Sink::default();
         let probes = t3sim::cosim::replay_rtl::probes(settings, sink.clone());
-        modes::replay_probed(&trace, &cfg, &modes, opts, &probes).expect("replay");
+        replay::replay_probed(&trace, &cfg, &modes, opts, &probes).expect("replay");
         for o in t3sim::cosim::replay::take(&sink) {
             o.expect("no divergence");
         }

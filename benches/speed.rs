@@ -19,7 +19,8 @@ use std::time::Instant;
 use t3sim::config::HwConfig;
 use t3sim::mem::trace_file::TraceFormat;
 use t3sim::mem::trace_replay;
-use t3sim::modes::{self, Mode};
+use t3sim::modes::Mode;
+use t3sim::replay;
 
 fn write_trace(path: &std::path::Path, lines: u64, random: bool) {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
@@ -66,7 +67,7 @@ fn replay() {
     .unwrap();
     let t0 = Instant::now();
     // Every device simulated: the symmetric shortcut is off.
-    let r = modes::run_mode_with(&t, &cfg, Mode::Sequential, false)
+    let r = replay::run_mode_with(&t, &cfg, Mode::Sequential, false)
         .unwrap()
         .unwrap();
     let s = t0.elapsed().as_secs_f64();
@@ -95,7 +96,7 @@ fn paper() {
         .collect();
     let refs: Vec<&t3sim::trace::Trace> = traces.iter().collect();
     let t0 = Instant::now();
-    let reports = modes::replay_many(&refs, &cfg, &Mode::ALL, &|| {});
+    let reports = replay::replay_many(&refs, &cfg, &Mode::ALL, &|| {});
     let s = t0.elapsed().as_secs_f64();
     let ok = reports.iter().filter(|r| r.is_ok()).count();
     println!(
@@ -105,9 +106,9 @@ fn paper() {
             .map(|t| t.simulation_key())
             .collect::<std::collections::HashSet<_>>()
             .len(),
-        modes::jobs(&Mode::ALL)
+        replay::jobs(&Mode::ALL)
             .iter()
-            .filter(|j| **j != modes::Job::Mode(Mode::Ideal))
+            .filter(|j| **j != replay::Job::Mode(Mode::Ideal))
             .count(),
         rayon::current_num_threads()
     );

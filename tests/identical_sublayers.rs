@@ -1,10 +1,11 @@
 //! `t3sim paper` simulates sub-layers that differ only in names once
-//! (`modes::replay_many`, keyed by `Trace::simulation_key`): each report
+//! (`replay::replay_many`, keyed by `Trace::simulation_key`): each report
 //! must be exactly the one its own replay gives, names included.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use t3sim::config::HwConfig;
-use t3sim::modes::{self, Mode};
+use t3sim::modes::Mode;
+use t3sim::replay;
 use t3sim::trace::{DEFAULT_TOKENS, Model, SubLayer, generate};
 
 #[test]
@@ -26,11 +27,11 @@ fn sublayers_differing_in_names_share_one_simulation_and_keep_their_names() {
 
     let modes = [Mode::T3];
     let ticks = AtomicUsize::new(0);
-    let shared = modes::replay_many(&[&fc1, &fc2, &op], &cfg, &modes, &|| {
+    let shared = replay::replay_many(&[&fc1, &fc2, &op], &cfg, &modes, &|| {
         ticks.fetch_add(1, Ordering::Relaxed);
     });
     for (t, r) in [&fc1, &fc2, &op].into_iter().zip(shared) {
-        let alone = modes::replay_with(t, &cfg, &modes, modes::Options::default()).unwrap();
+        let alone = replay::replay_with(t, &cfg, &modes, replay::Options::default()).unwrap();
         assert_eq!(
             serde_json::to_string(&r.unwrap()).unwrap(),
             serde_json::to_string(&alone).unwrap(),
@@ -40,7 +41,7 @@ fn sublayers_differing_in_names_share_one_simulation_and_keep_their_names() {
     }
     // Progress counts every trace's runs, shared or not.
     let one = AtomicUsize::new(0);
-    modes::replay_many(&[&op], &cfg, &modes, &|| {
+    replay::replay_many(&[&op], &cfg, &modes, &|| {
         one.fetch_add(1, Ordering::Relaxed);
     });
     assert_eq!(ticks.into_inner(), 3 * one.into_inner());

@@ -12,7 +12,8 @@
 //! both modes slow it).
 
 use t3sim::config::HwConfig;
-use t3sim::modes::{self, Mode};
+use t3sim::modes::Mode;
+use t3sim::replay;
 use t3sim::trace::{Model, SubLayer, generate};
 
 #[test]
@@ -22,7 +23,7 @@ fn t3_mca_beats_t3_when_the_gemm_is_the_critical_path() {
     // reduce-scatter alone of ~590 us, and T3's traffic slows the GEMM by
     // ~19 %, which is what t3-mca exists to win back.
     let t = generate(Model::MegaGpt2, 8, SubLayer::Fc2, 8192).unwrap();
-    let r = modes::replay(
+    let r = replay::replay(
         &t,
         &cfg,
         &[Mode::Sequential, Mode::Ideal, Mode::T3, Mode::T3Mca],

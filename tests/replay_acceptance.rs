@@ -4,8 +4,9 @@
 
 use proptest::prelude::*;
 use t3sim::config::HwConfig;
-use t3sim::modes::plan::{Plan, RsKind};
-use t3sim::modes::{self, Mode, simulate};
+use t3sim::modes::{Mode, Run};
+use t3sim::replay::{self, simulate};
+use t3sim::sim::SimOptions;
 use t3sim::trace::{Model, SubLayer, generate};
 
 /// Reduce-scatter alone within 15 % of (n-1)/n * bytes / bw + (n-1) * latency
@@ -18,7 +19,7 @@ fn reduce_scatter_alone_tracks_the_ring_bound() {
         // 32768 tokens = 192 MiB.
         for tokens in [1024u64, 8192, 32768] {
             let t = generate(Model::MegaGpt2, tp, SubLayer::Op, tokens).unwrap();
-            let r = simulate(&t, &cfg, Plan::new(false, Some(RsKind::Kernel))).unwrap();
+            let r = simulate(&t, &cfg, Run::CollectiveAlone, SimOptions::default()).unwrap();
             let bytes = t.gemm().unwrap().output_bytes() as f64;
             let n = tp as f64;
             let bound_ns = (n - 1.0) / n * bytes / cfg.link.bw_gbps_per_dir
@@ -48,7 +49,7 @@ fn bytes_are_conserved_per_stream_and_device() {
     let out = g.output_bytes();
     let n = t.tp as u64;
     let chunk = out / n;
-    let rep = modes::replay(&t, &cfg, &[Mode::Sequential, Mode::RsNmc, Mode::T3]).unwrap();
+    let rep = replay::replay(&t, &cfg, &[Mode::Sequential, Mode::RsNmc, Mode::T3]).unwrap();
     for m in &rep.modes {
         let mut sum = std::collections::BTreeMap::<String, u64>::new();
         for d in &m.devices {
@@ -93,11 +94,11 @@ fn watchdog_stops_a_run_that_finishes_nothing_within_the_limit() {
     let cfg = HwConfig::preset("t3-asplos24").unwrap();
     let t = generate(Model::MegaGpt2, 4, SubLayer::Op, 256).unwrap();
     // No memory operation can finish within 5 ns of a quiet start.
-    let opts = modes::Options {
+    let opts = replay::Options {
         watchdog_ps: 5_000,
         all_devices: false,
     };
-    let e = modes::run_mode_opts(&t, &cfg, Mode::T3, true, opts).unwrap_err();
+    let e = replay::run_mode_opts(&t, &cfg, Mode::T3, true, opts).unwrap_err();
     let s = e.to_string();
     assert!(matches!(e, t3sim::Error::Deadlock(_)), "{s}");
     assert!(
@@ -106,15 +107,15 @@ fn watchdog_stops_a_run_that_finishes_nothing_within_the_limit() {
     );
     assert!(s.contains("device 0") && s.contains("tracker holds"), "{s}");
     // The default limit lets the same run finish.
-    assert!(modes::run_mode(&t, &cfg, Mode::T3).is_ok());
+    assert!(replay::run_mode(&t, &cfg, Mode::T3).is_ok());
 }
 
 #[test]
 fn same_inputs_give_a_bit_identical_report() {
     let cfg = HwConfig::preset("t3-asplos24").unwrap();
     let t = generate(Model::Tnlg, 4, SubLayer::Op, 512).unwrap();
-    let a = serde_json::to_string(&modes::replay(&t, &cfg, &Mode::ALL).unwrap()).unwrap();
-    let b = serde_json::to_string(&modes::replay(&t, &cfg, &Mode::ALL).unwrap()).unwrap();
+    let a = serde_json::to_string(&replay::replay(&t, &cfg, &Mode::ALL).unwrap()).unwrap();
+    let b = serde_json::to_string(&replay::replay(&t, &cfg, &Mode::ALL).unwrap()).unwrap();
     assert_eq!(a, b);
 }
 
@@ -149,7 +150,7 @@ proptest! {
                 ..t3sim::trace::DeviceOverride::nominal(tp - 1)
             });
         }
-        let rep = modes::replay(&t, &cfg, &Mode::ALL);
+        let rep = replay::replay(&t, &cfg, &Mode::ALL);
         // A tracker smaller than a chunk can fill with tiles whose other
         // half waits on the neighbour's equally full table: the ring
         // deadlocks, as such hardware would, and the run must say so with

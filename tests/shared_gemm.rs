@@ -1,32 +1,33 @@
 //! gemm-alone, sequential and rs-nmc simulate their common GEMM phase once
-//! (`modes::sim::run_sharing_gemm`); each must come out exactly as its own
+//! (`sim::run_sharing_gemm`); each must come out exactly as its own
 //! separate run, on a symmetric ring, with every device simulated, and on
 //! a skewed ring where devices finish their GEMMs at different times.
 
 use t3sim::config::HwConfig;
-use t3sim::modes::plan::{Plan, RsKind};
-use t3sim::modes::sim::{Sim, run_sharing_gemm};
+use t3sim::modes::{PairExec, Reduction, Run};
+use t3sim::sim::{Sim, SimOptions, run_sharing_gemm};
 use t3sim::trace::{DeviceOverride, Model, SubLayer, Trace, generate};
 
 fn check(t: &Trace, allow_symmetry: bool) {
     let cfg = HwConfig::preset("t3-asplos24").unwrap();
-    let plans: Vec<Plan> = [None, Some(RsKind::Kernel), Some(RsKind::Nmc)]
-        .into_iter()
-        .map(|rs| {
-            let mut p = Plan::new(true, rs);
-            p.allow_symmetry = allow_symmetry;
-            p
-        })
-        .collect();
-    let shared = run_sharing_gemm(t, &cfg, &plans);
-    assert_eq!(shared.len(), plans.len());
-    for (p, s) in plans.iter().zip(shared) {
+    let runs = [
+        Run::GemmAlone,
+        Run::Pair(PairExec::Sequential(Reduction::Kernel)),
+        Run::Pair(PairExec::Sequential(Reduction::NearMemory)),
+    ];
+    let opts = SimOptions {
+        allow_symmetry,
+        ..SimOptions::default()
+    };
+    let shared = run_sharing_gemm(t, &cfg, &runs, opts);
+    assert_eq!(shared.len(), runs.len());
+    for (r, s) in runs.iter().zip(shared) {
         let s = s.unwrap();
-        let alone = Sim::new(t, &cfg, p.clone()).unwrap().run().unwrap();
-        assert_eq!(s.end_ps, alone.end_ps, "{:?}", p.rs);
-        assert_eq!(s.events, alone.events, "{:?}", p.rs);
+        let alone = Sim::new(t, &cfg, *r, opts).unwrap().run().unwrap();
+        assert_eq!(s.end_ps, alone.end_ps, "{r:?}");
+        assert_eq!(s.events, alone.events, "{r:?}");
         assert_eq!(s.symmetric, alone.symmetric);
-        assert!(s.devices == alone.devices, "{:?}: devices differ", p.rs);
+        assert!(s.devices == alone.devices, "{r:?}: devices differ");
     }
 }
 

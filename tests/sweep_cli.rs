@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use t3sim::config::HwConfig;
-use t3sim::modes::{self, Mode};
+use t3sim::modes::Mode;
+use t3sim::replay;
 use t3sim::sweep::{self, Point, RunOptions, Spec, Value, replay_runner};
 use t3sim::trace::{Model, Op, SubLayer};
 
@@ -154,7 +155,7 @@ fn thirty_two_replayed_points_run_in_parallel_and_match_a_direct_replay() {
     )
     .unwrap();
     let trace = t3sim::trace::load(&p.trace).unwrap();
-    let report = modes::replay(&trace, &cfg, &[Mode::Sequential, Mode::RsNmc]).unwrap();
+    let report = replay::replay(&trace, &cfg, &[Mode::Sequential, Mode::RsNmc]).unwrap();
     let row = replay_runner::row_from_report(&report, Mode::RsNmc).unwrap();
     let cells: Vec<String> = row.0.iter().map(|(_, v)| v.to_string()).collect();
     assert_eq!(lines[32], format!("150,8,256,rs-nmc,{}", cells.join(",")));

@@ -4,7 +4,8 @@
 //! switches itself off.
 
 use t3sim::config::HwConfig;
-use t3sim::modes::{Mode, run_mode_with};
+use t3sim::modes::Mode;
+use t3sim::replay::run_mode_with;
 use t3sim::trace::{DeviceOverride, Model, SubLayer, generate};
 
 #[test]
@@ -18,7 +19,7 @@ fn one_device_stands_for_the_ring_in_every_mode() {
         let full = run_mode_with(&t, &cfg, m, false).unwrap().unwrap();
         let sym = run_mode_with(&t, &cfg, m, true).unwrap().unwrap();
         assert!(sym.symmetric && !full.symmetric);
-        let brief = |d: &t3sim::modes::sim::DevResult| {
+        let brief = |d: &t3sim::stats::DevResult| {
             let t = d.mem.total();
             format!(
                 "end {} gemm {:?} rs {:?} reads {} writes {} updates {} acts {} tracker {} {}",

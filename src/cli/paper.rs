@@ -8,7 +8,8 @@ use clap::Args;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use t3sim::config::HwConfig;
-use t3sim::modes::{self, Mode};
+use t3sim::modes::Mode;
+use t3sim::replay;
 use t3sim::report::replay::ReplayReport;
 
 pub const EXAMPLES: &str = "Examples:
@@ -109,7 +110,7 @@ pub fn run(a: PaperArgs, ui: &Ui) -> anyhow::Result<()> {
 }
 
 /// Replays every trace in every mode, all simulations in one pool,
-/// longest first (see [`modes::replay_many`]).
+/// longest first (see [`replay::replay_many`]).
 fn replay_all(
     traces: &[(String, t3sim::trace::Trace)],
     cfg: &HwConfig,
@@ -117,10 +118,10 @@ fn replay_all(
 ) -> Vec<t3sim::Result<ReplayReport>> {
     let ts: Vec<&t3sim::trace::Trace> = traces.iter().map(|(_, t)| t).collect();
     let bar = ui.progress(
-        (ts.len() * modes::jobs(&Mode::ALL).len()) as u64,
+        (ts.len() * replay::jobs(&Mode::ALL).len()) as u64,
         "simulations",
     );
-    let r = modes::replay_many(&ts, cfg, &Mode::ALL, &|| bar.inc(1));
+    let r = replay::replay_many(&ts, cfg, &Mode::ALL, &|| bar.inc(1));
     drop(bar);
     r
 }

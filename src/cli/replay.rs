@@ -2,7 +2,8 @@ use super::progress::Ui;
 use clap::Args;
 use std::path::PathBuf;
 use t3sim::config::HwConfig;
-use t3sim::modes::{self, Mode};
+use t3sim::modes::Mode;
+use t3sim::replay;
 
 pub const EXAMPLES: &str = "Examples:
   t3sim replay traces/tnlg-tp8-fc2.json --out out/tnlg-fc2
@@ -67,12 +68,12 @@ pub fn run(a: ReplayArgs, ui: &Ui) -> anyhow::Result<()> {
     let trace = t3sim::trace::load(&a.trace)?;
     let spin = ui.spinner(&format!("replaying {} on {} devices", trace.name, trace.tp));
     let t0 = std::time::Instant::now();
-    let opts = modes::Options {
+    let opts = replay::Options {
         watchdog_ps: a.watchdog_us.saturating_mul(1_000_000).max(1),
         all_devices: a.all_devices,
     };
     let (report, cosim) = match &a.cosim {
-        None => (modes::replay_with(&trace, &cfg, &a.modes, opts)?, None),
+        None => (replay::replay_with(&trace, &cfg, &a.modes, opts)?, None),
         Some(blocks) => {
             let c = super::replay_cosim::Request::parse(blocks, &a, &cfg)?;
             let (r, checks) = c.run(&trace, &cfg, opts, ui)?;

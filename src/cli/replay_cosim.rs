@@ -8,7 +8,8 @@ use super::replay::ReplayArgs;
 use std::path::PathBuf;
 use t3sim::config::HwConfig;
 use t3sim::cosim::replay::{Fault, Selection};
-use t3sim::modes::{self, Mode};
+use t3sim::modes::Mode;
+use t3sim::replay;
 use t3sim::trace::Trace;
 
 /// A validated `--cosim` request.
@@ -84,7 +85,7 @@ impl Request {
         &self,
         _: &Trace,
         _: &HwConfig,
-        _: modes::Options,
+        _: replay::Options,
         _: &Ui,
     ) -> anyhow::Result<(
         t3sim::report::replay::ReplayReport,
@@ -101,7 +102,7 @@ impl Request {
         &self,
         trace: &Trace,
         cfg: &HwConfig,
-        opts: modes::Options,
+        opts: replay::Options,
         ui: &Ui,
     ) -> anyhow::Result<(
         t3sim::report::replay::ReplayReport,
@@ -118,7 +119,7 @@ impl Request {
         };
         let sink = Sink::default();
         let probes = replay_rtl::probes(settings, sink.clone());
-        let report = modes::replay_probed(trace, cfg, &self.modes, opts, &probes);
+        let report = replay::replay_probed(trace, cfg, &self.modes, opts, &probes);
         let mut checks = Vec::new();
         let mut divergences = Vec::new();
         for o in take(&sink) {
@@ -159,7 +160,7 @@ impl Request {
         d: &mut t3sim::cosim::replay::ReplayDivergence,
         trace: &Trace,
         cfg: &HwConfig,
-        opts: modes::Options,
+        opts: replay::Options,
     ) {
         use t3sim::cosim::Waveform;
         use t3sim::cosim::replay::{Settings, Sink, take};
@@ -176,7 +177,7 @@ impl Request {
         let sink = Sink::default();
         let probes = replay_rtl::probes(settings, sink.clone());
         // The re-run stops at the divergence: its error is expected.
-        let _ = modes::run_mode_probed(trace, cfg, *mode, !opts.all_devices, opts, &probes);
+        let _ = replay::run_mode_probed(trace, cfg, *mode, !opts.all_devices, opts, &probes);
         d.waveform = Waveform::NotWritten("the re-run did not diverge at the same edge".into());
         for o in take(&sink) {
             if let Err(again) = o

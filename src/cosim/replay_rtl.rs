@@ -25,7 +25,7 @@ use crate::mem::arbiter::{ArbEvent, McaCycleIn, mca_grant};
 use crate::mem::nmc_alu::Dtype;
 use crate::mem::{Completion, MemorySystem, Op};
 use crate::modes::Mode;
-use crate::modes::probe::Probe;
+use crate::sim::probe::Probe;
 use crate::t3::{TrackerIn, TrackerOut};
 
 /// Events sent to a checker at once.
@@ -92,7 +92,7 @@ pub fn check_config(cfg: &HwConfig, sel: Selection) -> Result<(), InputError> {
     Ok(())
 }
 
-/// The probe factory for `modes::replay_probed`: a run is watched for the
+/// The probe factory for `replay::replay_probed`: a run is watched for the
 /// selected blocks it exercises (tracker: t3 and t3-mca; nmc: any mode with
 /// near-memory updates; arbiter: runs under t3-mca arbitration).
 pub fn probes(

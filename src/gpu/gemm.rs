@@ -187,6 +187,27 @@ impl GemmGeom {
         let a = self.tile_off[t.start as usize];
         (a, self.tile_off[t.end as usize] - a)
     }
+
+    /// Where device `dev` keeps output tile `t`. Each device lays its output
+    /// out rotated, chunk `c` in slot `(c - dev) mod tp`, so every device
+    /// touches the same addresses at the same point of its schedule (device
+    /// `d` works on chunk `d + s` in stage or step `s`). That makes the ring
+    /// exactly symmetric, which the symmetric shortcut relies on.
+    pub fn c_addr(&self, dev: u32, t: u64) -> u64 {
+        let per_chunk = self.chunk_tiles(0).end;
+        let c = t / per_chunk;
+        let (c0, chunk_bytes) = self.chunk_span(c);
+        let slot = (c + self.tp - dev as u64) % self.tp;
+        self.c_base + slot * chunk_bytes + (self.tile_span(t).0 - c0)
+    }
+
+    /// The row band of A that device `dev` keeps for tile row `r`: A is laid
+    /// out rotated like C (see [`Self::c_addr`]), the row band of chunk `c`
+    /// in slot `(c - dev) mod tp`.
+    pub fn a_row_slot(&self, dev: u32, r: u64) -> u64 {
+        let rows_per_chunk = self.tile_rows / self.tp;
+        (r + self.tile_rows - (dev as u64 * rows_per_chunk) % self.tile_rows) % self.tile_rows
+    }
 }
 
 #[cfg(test)]

@@ -1,17 +1,14 @@
-//! The execution modes of DESIGN.md section 2, all on the same hardware
-//! and trace, each a [`plan::Plan`] for the ring simulation in [`sim`].
-
-pub mod bandwidth;
-pub mod plan;
-pub mod probe;
-pub mod sim;
+//! The execution modes of DESIGN.md section 2, as compositions: a mode says
+//! how a GEMM -> reduce-scatter pair executes ([`PairExec`]), and what it
+//! changes in the hardware config (t3-mca's arbitration policy). The
+//! simulation in `crate::sim` composes its components from a [`Run`];
+//! nothing there tests a mode by name.
+//!
+//! Every value of these types is a meaningful run: there is no flag
+//! combination to get wrong.
 
 use crate::config::HwConfig;
-use crate::error::Result;
-use crate::trace::Trace;
-use plan::{Plan, RsKind};
 use serde::{Deserialize, Serialize};
-use sim::{Sim, SimResult};
 
 /// An execution mode.
 #[derive(
@@ -64,477 +61,131 @@ impl Mode {
             Mode::SwOverlap => "sw-overlap",
         }
     }
-}
 
-/// The isolated runs every comparison needs.
-pub struct Baselines {
-    pub gemm_alone: SimResult,
-    pub rs_alone: SimResult,
-}
-
-/// Runs one plan.
-pub fn simulate(trace: &Trace, cfg: &HwConfig, plan: Plan) -> Result<SimResult> {
-    Sim::new(trace, cfg, plan)?.run()
-}
-
-/// GEMM alone and reduce-scatter (kernel) alone.
-pub fn baselines(trace: &Trace, cfg: &HwConfig) -> Result<Baselines> {
-    Ok(Baselines {
-        gemm_alone: simulate(trace, cfg, Plan::new(true, None))?,
-        rs_alone: simulate(trace, cfg, Plan::new(false, Some(RsKind::Kernel)))?,
-    })
-}
-
-/// Simulates a mode; `None` for modes derived from the baselines (ideal).
-pub fn run_mode(trace: &Trace, cfg: &HwConfig, mode: Mode) -> Result<Option<SimResult>> {
-    run_mode_with(trace, cfg, mode, true)
-}
-
-fn with(mut p: Plan, o: Options) -> Plan {
-    p.watchdog_ps = o.watchdog_ps;
-    p.allow_symmetry = !o.all_devices;
-    p
-}
-
-/// Like [`run_mode`]; `allow_symmetry = false` simulates every device even
-/// when the ring is symmetric.
-pub fn run_mode_with(
-    trace: &Trace,
-    cfg: &HwConfig,
-    mode: Mode,
-    allow_symmetry: bool,
-) -> Result<Option<SimResult>> {
-    run_mode_opts(trace, cfg, mode, allow_symmetry, Options::default())
-}
-
-/// Makes the probe (if any) watching one simulated run of a mode, given
-/// the config as that mode runs it.
-pub type ProbeFactory<'a> = &'a (dyn Fn(Mode, &HwConfig) -> Option<Box<dyn probe::Probe>> + Sync);
-
-fn no_probe(_: Mode, _: &HwConfig) -> Option<Box<dyn probe::Probe>> {
-    None
-}
-
-/// [`run_mode_with`] with options.
-pub fn run_mode_opts(
-    trace: &Trace,
-    cfg: &HwConfig,
-    mode: Mode,
-    allow_symmetry: bool,
-    opts: Options,
-) -> Result<Option<SimResult>> {
-    run_mode_probed(trace, cfg, mode, allow_symmetry, opts, &no_probe)
-}
-
-/// [`run_mode_opts`] watched by the probe `probes` makes for the mode.
-pub fn run_mode_probed(
-    trace: &Trace,
-    cfg: &HwConfig,
-    mode: Mode,
-    allow_symmetry: bool,
-    opts: Options,
-    probes: ProbeFactory,
-) -> Result<Option<SimResult>> {
-    let Some((plan, cfg)) = mode_plan(cfg, mode, allow_symmetry, opts) else {
-        return Ok(None);
-    };
-    let sim = Sim::new(trace, &cfg, plan)?;
-    match probes(mode, &cfg) {
-        Some(p) => sim.with_probe(p).run().map(Some),
-        None => sim.run().map(Some),
-    }
-}
-
-/// The plan of a mode and the config it runs on; `None` for a mode that
-/// simulates nothing (ideal).
-fn mode_plan(
-    cfg: &HwConfig,
-    mode: Mode,
-    allow_symmetry: bool,
-    opts: Options,
-) -> Option<(Plan, HwConfig)> {
-    let mut cfg = cfg.clone();
-    let plan = match mode {
-        Mode::Sequential => Plan::new(true, Some(RsKind::Kernel)),
-        Mode::RsNmc => Plan::new(true, Some(RsKind::Nmc)),
-        Mode::Ideal => return None,
-        Mode::T3 | Mode::T3Mca => {
-            let mut p = Plan::new(true, None);
-            p.staged = true;
-            p.t3 = true;
-            if mode == Mode::T3Mca {
+    /// What the mode simulates and the config it runs on; `None` for a mode
+    /// derived from isolated runs (ideal).
+    pub fn composition(self, cfg: &HwConfig) -> Option<(Run, HwConfig)> {
+        let mut cfg = cfg.clone();
+        let exec = match self {
+            Mode::Ideal => return None,
+            Mode::Sequential => PairExec::Sequential(Reduction::Kernel),
+            Mode::RsNmc => PairExec::Sequential(Reduction::NearMemory),
+            Mode::T3 => PairExec::Fused { mca: None },
+            Mode::T3Mca => {
                 cfg.mem.controller.arbitration = "t3-mca".into();
                 // A configured threshold wins; 0 means derive it.
-                p.derive_mca = cfg.mem.controller.mca_threshold == 0;
+                let rule = if cfg.mem.controller.mca_threshold == 0 {
+                    McaThreshold::FirstStage
+                } else {
+                    McaThreshold::Configured
+                };
+                PairExec::Fused { mca: Some(rule) }
             }
-            p
-        }
-        Mode::SwOverlap => {
-            let mut p = Plan::new(true, Some(RsKind::Kernel));
-            p.staged = true;
-            p.concurrent_rs = true;
-            p.gemm_cus = Some(cfg.gpu.cus - cfg.t3.sw_overlap_cus);
-            p
-        }
-    };
-    let mut plan = with(plan, opts);
-    plan.allow_symmetry = allow_symmetry;
-    Some((plan, cfg))
-}
-
-/// Knobs of a replay that are not hardware.
-#[derive(Debug, Clone, Copy)]
-pub struct Options {
-    /// See [`Plan::watchdog_ps`].
-    pub watchdog_ps: u64,
-    /// Simulate every device even when the ring is symmetric.
-    pub all_devices: bool,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            watchdog_ps: plan::DEFAULT_WATCHDOG_PS,
-            all_devices: false,
-        }
+            Mode::SwOverlap => PairExec::Decomposed {
+                gemm_cus: cfg.gpu.cus - cfg.t3.sw_overlap_cus,
+            },
+        };
+        Some((Run::Pair(exec), cfg))
     }
 }
 
-/// Replays `modes` (with the isolated baselines) and builds the report.
-/// Independent runs go in parallel; results do not depend on the order.
-pub fn replay(
-    trace: &Trace,
-    cfg: &HwConfig,
-    modes: &[Mode],
-) -> Result<crate::report::replay::ReplayReport> {
-    replay_with(trace, cfg, modes, Options::default())
+/// How the partial sums that arrive at a device are added to its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reduction {
+    /// A compute kernel: the received chunk lands in a buffer; the kernel
+    /// reads it and the local partial, adds on CUs, and sends or writes.
+    Kernel,
+    /// Received chunks are applied as near-memory updates to the local
+    /// partial; a send reads the accumulated slice.
+    NearMemory,
 }
 
-/// One simulation a replay needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Job {
+/// Where t3-mca's occupancy threshold comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum McaThreshold {
+    /// `mem.controller.mca_threshold` as configured.
+    Configured,
+    /// Derived on each device from its GEMM's first stage (DESIGN.md §1.6).
+    FirstStage,
+}
+
+/// How a GEMM -> reduce-scatter pair executes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PairExec {
+    /// The whole GEMM, then the collective as a kernel on each device as
+    /// its GEMM ends (sequential, rs-nmc).
+    Sequential(Reduction),
+    /// Track & trigger: the pair fused by remote_map, the tracker, its
+    /// trigger, DMA and near-memory updates (t3); with the arbitration
+    /// policy when `mca` is set (t3-mca).
+    Fused { mca: Option<McaThreshold> },
+    /// The GEMM decomposed per chunk on `gemm_cus` CUs, with a concurrent
+    /// reduce-scatter kernel sending each slice once its tiles are stored
+    /// (software fine-grained overlap).
+    Decomposed { gemm_cus: u32 },
+}
+
+/// One simulated run of a trace's GEMM -> reduce-scatter pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Run {
     /// The GEMM alone (baseline of GEMM slowdown and ideal).
     GemmAlone,
-    /// The reduce-scatter kernel alone (baseline of ideal).
-    RsAlone,
-    /// A mode (`ideal` simulates nothing: it is built from the baselines).
-    Mode(Mode),
+    /// The reduce-scatter kernel alone, on data already in memory
+    /// (baseline of ideal).
+    CollectiveAlone,
+    /// The pair, executed as given.
+    Pair(PairExec),
 }
 
-/// The simulations replaying `modes` takes, baselines first; their results,
-/// in this order, are what [`report_from`] takes.
-pub fn jobs(modes: &[Mode]) -> Vec<Job> {
-    let mut v = vec![Job::GemmAlone, Job::RsAlone];
-    v.extend(modes.iter().map(|m| Job::Mode(*m)));
-    v
-}
+impl Run {
+    /// True when the run computes the GEMM.
+    pub fn has_gemm(self) -> bool {
+        !matches!(self, Run::CollectiveAlone)
+    }
 
-impl Job {
-    /// Relative cost, for running the longest first: memory traffic, which
-    /// dominates, grows with the GEMM's size and with the modes that
-    /// overlap (and so contend) or add arbitration work. Only the order of
-    /// independent runs depends on it, never a result.
-    pub fn cost(self, trace: &Trace) -> f64 {
-        let size = trace.gemm().map_or(0.0, |g| g.flops() as f64);
-        size * match self {
-            Job::Mode(Mode::Ideal) => 0.0,
-            Job::RsAlone => 0.5,
-            Job::GemmAlone => 0.6,
-            Job::Mode(Mode::RsNmc) => 0.9,
-            Job::Mode(Mode::Sequential) | Job::Mode(Mode::T3) => 1.0,
-            Job::Mode(Mode::SwOverlap) => 1.5,
-            Job::Mode(Mode::T3Mca) => 2.0,
+    /// How the collective reduces, when it runs as a kernel.
+    pub fn kernel_reduction(self) -> Option<Reduction> {
+        match self {
+            Run::GemmAlone | Run::Pair(PairExec::Fused { .. }) => None,
+            Run::CollectiveAlone | Run::Pair(PairExec::Decomposed { .. }) => {
+                Some(Reduction::Kernel)
+            }
+            Run::Pair(PairExec::Sequential(r)) => Some(r),
         }
     }
-}
 
-/// Runs one job of a replay.
-pub fn run_job(
-    trace: &Trace,
-    cfg: &HwConfig,
-    job: Job,
-    opts: Options,
-) -> Result<Option<SimResult>> {
-    run_job_probed(trace, cfg, job, opts, &no_probe)
-}
-
-/// [`run_job`], a mode's run watched by the probe `probes` makes (the
-/// isolated baselines are not watched).
-pub fn run_job_probed(
-    trace: &Trace,
-    cfg: &HwConfig,
-    job: Job,
-    opts: Options,
-    probes: ProbeFactory,
-) -> Result<Option<SimResult>> {
-    match job {
-        Job::GemmAlone => simulate(trace, cfg, with(Plan::new(true, None), opts)).map(Some),
-        Job::RsAlone => simulate(
-            trace,
-            cfg,
-            with(Plan::new(false, Some(RsKind::Kernel)), opts),
-        )
-        .map(Some),
-        Job::Mode(m) => run_mode_probed(trace, cfg, m, !opts.all_devices, opts, probes),
+    /// True for track & trigger.
+    pub fn fused(self) -> bool {
+        matches!(self, Run::Pair(PairExec::Fused { .. }))
     }
-}
 
-/// The jobs of a replay grouped into what runs as one unit, by index into
-/// `jobs`: the GEMM alone and the modes that start their reduce-scatter
-/// after the whole GEMM (sequential, rs-nmc) share their GEMM phase, which
-/// is simulated once ([`sim::run_sharing_gemm`]); every other job is a task
-/// of its own.
-fn tasks(jobs: &[Job]) -> Vec<Vec<usize>> {
-    let shares = |j: Job| {
+    /// True when the collective kernel runs beside the GEMM.
+    pub fn decomposed(self) -> bool {
+        matches!(self, Run::Pair(PairExec::Decomposed { .. }))
+    }
+
+    /// CUs the GEMM may use (`None`: all).
+    pub fn gemm_cus(self) -> Option<u32> {
+        match self {
+            Run::Pair(PairExec::Decomposed { gemm_cus }) => Some(gemm_cus),
+            _ => None,
+        }
+    }
+
+    /// True when each device derives its t3-mca threshold.
+    pub fn derives_mca_threshold(self) -> bool {
         matches!(
-            j,
-            Job::GemmAlone | Job::Mode(Mode::Sequential) | Job::Mode(Mode::RsNmc)
+            self,
+            Run::Pair(PairExec::Fused {
+                mca: Some(McaThreshold::FirstStage)
+            })
         )
-    };
-    let shared: Vec<usize> = (0..jobs.len()).filter(|&i| shares(jobs[i])).collect();
-    let grouped = shared.len() > 1;
-    let mut v: Vec<Vec<usize>> = (0..jobs.len())
-        .filter(|&i| !(grouped && shares(jobs[i])))
-        .map(|i| vec![i])
-        .collect();
-    if grouped {
-        v.push(shared);
     }
-    v
-}
 
-/// Relative cost of a task (see [`Job::cost`]): its shared GEMM phase
-/// counts once.
-fn task_cost(trace: &Trace, jobs: &[Job], task: &[usize]) -> f64 {
-    let sum: f64 = task.iter().map(|&i| jobs[i].cost(trace)).sum();
-    sum - (task.len().saturating_sub(1)) as f64 * Job::GemmAlone.cost(trace)
-}
-
-/// Runs the jobs of a task; the results are in the task's order.
-fn run_task(
-    trace: &Trace,
-    cfg: &HwConfig,
-    jobs: &[Job],
-    task: &[usize],
-    opts: Options,
-) -> Vec<Result<Option<SimResult>>> {
-    let one_by_one = || {
-        task.iter()
-            .map(|&i| run_job(trace, cfg, jobs[i], opts))
-            .collect()
-    };
-    if task.len() < 2 {
-        return one_by_one();
+    /// Runs that start their collective only after the whole GEMM on a
+    /// device: until then they simulate the same events, so one simulation
+    /// of the GEMM phase can serve them all (`crate::sim::run_sharing_gemm`).
+    pub fn shares_gemm_phase(self) -> bool {
+        matches!(self, Run::GemmAlone | Run::Pair(PairExec::Sequential(_)))
     }
-    let plans: Option<Vec<Plan>> = task
-        .iter()
-        .map(|&i| match jobs[i] {
-            Job::GemmAlone => Some(with(Plan::new(true, None), opts)),
-            Job::Mode(m) => mode_plan(cfg, m, !opts.all_devices, opts)
-                .filter(|(_, c)| c == cfg)
-                .map(|(p, _)| p),
-            Job::RsAlone => None,
-        })
-        .collect();
-    match plans {
-        Some(plans) => sim::run_sharing_gemm(trace, cfg, &plans)
-            .into_iter()
-            .map(|r| r.map(Some))
-            .collect(),
-        None => one_by_one(),
-    }
-}
-
-fn missing_run() -> crate::error::Error {
-    crate::error::Error::Check("a simulation did not report".into())
-}
-
-/// The report of `modes` from the results of [`jobs`]`(modes)`, in order.
-pub fn report_from(
-    trace: &Trace,
-    cfg: &HwConfig,
-    modes: &[Mode],
-    runs: Vec<Result<Option<SimResult>>>,
-) -> Result<crate::report::replay::ReplayReport> {
-    let mut runs = runs.into_iter();
-    let mut base = || -> Result<SimResult> {
-        runs.next()
-            .ok_or_else(|| crate::error::Error::Check("a replay baseline is missing".into()))?
-            .and_then(|r| {
-                r.ok_or_else(|| crate::error::Error::Check("a replay baseline is missing".into()))
-            })
-    };
-    let base = Baselines {
-        gemm_alone: base()?,
-        rs_alone: base()?,
-    };
-    let mut results = Vec::new();
-    for (m, r) in modes.iter().zip(runs) {
-        results.push((*m, r?));
-    }
-    Ok(crate::report::replay::build(trace, cfg, &base, &results))
-}
-
-/// [`replay`] with options.
-pub fn replay_with(
-    trace: &Trace,
-    cfg: &HwConfig,
-    modes: &[Mode],
-    opts: Options,
-) -> Result<crate::report::replay::ReplayReport> {
-    use rayon::prelude::*;
-    let jobs = jobs(modes);
-    let done: Vec<Vec<(usize, Result<Option<SimResult>>)>> = tasks(&jobs)
-        .par_iter()
-        .map(|t| {
-            t.iter()
-                .copied()
-                .zip(run_task(trace, cfg, &jobs, t, opts))
-                .collect()
-        })
-        .collect();
-    let mut runs: Vec<Option<Result<Option<SimResult>>>> = jobs.iter().map(|_| None).collect();
-    for (i, r) in done.into_iter().flatten() {
-        runs[i] = Some(r);
-    }
-    let runs = runs
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err(missing_run())))
-        .collect();
-    report_from(trace, cfg, modes, runs)
-}
-
-/// [`replay_with`], the modes' runs watched by the probes `probes` makes
-/// (the isolated baselines are not watched).
-pub fn replay_probed(
-    trace: &Trace,
-    cfg: &HwConfig,
-    modes: &[Mode],
-    opts: Options,
-    probes: ProbeFactory,
-) -> Result<crate::report::replay::ReplayReport> {
-    use rayon::prelude::*;
-    let runs: Vec<Result<Option<SimResult>>> = jobs(modes)
-        .par_iter()
-        .map(|j| run_job_probed(trace, cfg, *j, opts, probes))
-        .collect();
-    report_from(trace, cfg, modes, runs)
-}
-
-/// Replays several traces in `modes`. Every (trace, task) pair (see
-/// [`tasks`]) goes into one queue, largest trace and costliest task first, which every core
-/// pulls from, so the cores stay busy to the end instead of idling behind
-/// the last large trace; each result has its own slot, so the reports do
-/// not depend on the order. `done` is called after each simulation
-/// (progress).
-pub fn replay_many(
-    traces: &[&Trace],
-    cfg: &HwConfig,
-    modes: &[Mode],
-    done: &(dyn Fn() + Sync),
-) -> Vec<Result<crate::report::replay::ReplayReport>> {
-    use std::sync::Mutex;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    type Runs = Vec<Option<Result<Option<SimResult>>>>;
-    let jobs = jobs(modes);
-    let tasks = tasks(&jobs);
-    // Traces that simulate identically (FC-1 and FC-2 of a model differ
-    // only in names) are simulated once, by the first of them, the leader;
-    // the others' reports are built from its runs. The simulator is
-    // deterministic, so this changes no figure.
-    let keys: Vec<String> = traces.iter().map(|t| t.simulation_key()).collect();
-    let leader: Vec<usize> = (0..traces.len())
-        .map(|t| keys.iter().position(|k| *k == keys[t]).unwrap_or(t))
-        .collect();
-    let followers: Vec<Vec<usize>> = (0..traces.len())
-        .map(|l| {
-            (0..traces.len())
-                .filter(|&t| t != l && leader[t] == l)
-                .collect()
-        })
-        .collect();
-    let mut order: Vec<(usize, usize)> = (0..traces.len())
-        .filter(|&t| leader[t] == t)
-        .flat_map(|t| (0..tasks.len()).map(move |j| (t, j)))
-        .collect();
-    // Largest trace first, and within a trace the costliest task first: the
-    // long runs start early and the short ones fill the end, while a trace
-    // completes before the next begins, so few traces' results are held
-    // at once. A stable sort: equal costs keep trace order.
-    let size = |t: usize| Job::Mode(Mode::Sequential).cost(traces[t]);
-    let cost = |t: usize, j: usize| task_cost(traces[t], &jobs, &tasks[j]);
-    order.sort_by(|&(ta, ja), &(tb, jb)| {
-        size(tb)
-            .total_cmp(&size(ta))
-            .then(cost(tb, jb).total_cmp(&cost(ta, ja)))
-    });
-    // Per trace: its runs so far and how many are still to come. The run
-    // that completes a trace builds its report at once, so only the
-    // results of unfinished traces are held in memory.
-    let runs: Vec<Mutex<(Runs, usize)>> = traces
-        .iter()
-        .map(|_| Mutex::new((jobs.iter().map(|_| None).collect(), jobs.len())))
-        .collect();
-    let reports: Vec<Mutex<Option<Result<crate::report::replay::ReplayReport>>>> =
-        traces.iter().map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    rayon::broadcast(|_| {
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(&(t, j)) = order.get(i) else {
-                break;
-            };
-            let task = &tasks[j];
-            let rs = run_task(traces[t], cfg, &jobs, task, Options::default());
-            let complete = match runs[t].lock() {
-                Ok(mut g) => {
-                    for (&i, r) in task.iter().zip(rs) {
-                        g.0[i] = Some(r);
-                    }
-                    g.1 -= task.len();
-                    (g.1 == 0).then(|| std::mem::take(&mut g.0))
-                }
-                Err(_) => None,
-            };
-            if let Some(all) = complete {
-                let all: Vec<Result<Option<SimResult>>> = all
-                    .into_iter()
-                    .map(|r| r.unwrap_or_else(|| Err(missing_run())))
-                    .collect();
-                for &f in &followers[t] {
-                    let runs = all
-                        .iter()
-                        .map(|r| match r {
-                            Ok(x) => Ok(x.clone()),
-                            Err(e) => Err(crate::error::Error::Check(format!(
-                                "{} (simulated as {}, which differs only in names)",
-                                e, traces[t].name
-                            ))),
-                        })
-                        .collect();
-                    let rep = report_from(traces[f], cfg, modes, runs);
-                    if let Ok(mut g) = reports[f].lock() {
-                        *g = Some(rep);
-                    }
-                }
-                let rep = report_from(traces[t], cfg, modes, all);
-                if let Ok(mut g) = reports[t].lock() {
-                    *g = Some(rep);
-                }
-            }
-            for _ in 0..task.len() * (1 + followers[t].len()) {
-                done();
-            }
-        }
-    });
-    reports
-        .into_iter()
-        .map(|m| {
-            m.into_inner().ok().flatten().unwrap_or_else(|| {
-                Err(crate::error::Error::Check(
-                    "a replay did not complete".into(),
-                ))
-            })
-        })
-        .collect()
 }

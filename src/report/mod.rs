@@ -15,24 +15,11 @@ pub mod plot;
 pub mod replay;
 pub mod timeline;
 
+pub use crate::stats::{BandwidthSeries, CounterSeries, TimelineSpan};
+
 use crate::error::{InputError, Location, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// One busy interval on one track of one device.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TimelineSpan {
-    pub device: u32,
-    /// The row it is drawn on: `compute`, `rs`, `dma`, `link`, `mem ch 3`...
-    pub track: String,
-    /// What kind of work, which decides the colour: `gemm`, `rs`, `dma`,
-    /// `link`, `nmc-update`, a stream name...
-    pub category: String,
-    /// Shown on hover in Perfetto and inside wide bars in plots.
-    pub label: String,
-    pub start_ns: f64,
-    pub end_ns: f64,
-}
 
 /// Speedup of one mode on one sub-layer (`t_sequential / t_mode`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,46 +29,12 @@ pub struct SpeedupRow {
     pub speedup: f64,
 }
 
-/// DRAM bandwidth of one stream over time.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BandwidthSeries {
-    /// `gemm-read`, `gemm-write`, `rs-read`, `rs-write`, `nmc-update`,
-    /// `dma-read`, or `total`.
-    pub stream: String,
-    /// `(time_us, gbps)` samples, in time order.
-    pub points: Vec<(f64, f64)>,
-}
-
 /// DRAM bytes of one stream in one mode.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrafficRow {
     pub mode: String,
     pub stream: String,
     pub bytes: f64,
-}
-
-/// A counter track for the Perfetto export (bandwidth, queue occupancy...).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CounterSeries {
-    pub device: u32,
-    /// Track name, for example `DRAM gemm-read`.
-    pub name: String,
-    /// Unit shown next to the name, for example `GB/s`.
-    pub unit: String,
-    /// `(time_ns, value)` samples; the value holds until the next sample.
-    pub points: Vec<(f64, f64)>,
-}
-
-impl CounterSeries {
-    /// A device's bandwidth series as a counter (`time_us` becomes ns).
-    pub fn from_bandwidth(device: u32, s: &BandwidthSeries) -> Self {
-        CounterSeries {
-            device,
-            name: format!("DRAM {}", s.stream),
-            unit: "GB/s".into(),
-            points: s.points.iter().map(|&(t, v)| (t * 1000.0, v)).collect(),
-        }
-    }
 }
 
 /// One cell of a sweep table.

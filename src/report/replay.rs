@@ -4,8 +4,8 @@
 
 use crate::config::HwConfig;
 use crate::mem::{Stream, StreamClass};
-use crate::modes::sim::{DevResult, SimResult};
-use crate::modes::{Baselines, Mode};
+use crate::modes::Mode;
+use crate::stats::{Baselines, DevResult, SimResult};
 use crate::trace::Trace;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

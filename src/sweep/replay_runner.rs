@@ -22,7 +22,8 @@
 
 use super::{Point, Row};
 use crate::error::{Error, InputError, Location, Result};
-use crate::modes::{self, Mode};
+use crate::modes::Mode;
+use crate::replay;
 use crate::report::replay::ReplayReport;
 
 /// The metric columns of [`row_from_report`], in order.
@@ -81,7 +82,7 @@ pub fn run_point(point: &Point) -> Result<Row> {
     } else {
         &[Mode::Sequential, mode]
     };
-    let report = modes::replay(&trace, &cfg, modes)?;
+    let report = replay::replay(&trace, &cfg, modes)?;
     row_from_report(&report, mode)
 }
 

@@ -12,10 +12,10 @@
 //! devices both directions of a device reach the same peer over separate
 //! links.
 
-use super::link::Link;
-use crate::config::LinkConfig;
+use super::Topology;
 use crate::engine::Ps;
 use crate::error::{InputError, Location, Result};
+use crate::net::link::Link;
 
 /// Which neighbour a link direction leads to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -137,12 +137,39 @@ impl Ring {
         let (s, d) = self.endpoints(link);
         self.device_bw_scale[s as usize].min(self.device_bw_scale[d as usize])
     }
+}
 
-    /// Every link of the ring from one config, indexed as [`Ring::link`].
-    pub fn build_links(&self, cfg: &LinkConfig) -> Result<Vec<Link>> {
-        (0..self.link_count())
-            .map(|l| Link::new(cfg, self.link_bw_scale(l)))
-            .collect()
+impl Topology for Ring {
+    fn name(&self) -> &'static str {
+        "ring"
+    }
+
+    fn devices(&self) -> u32 {
+        self.n
+    }
+
+    fn ports(&self, _dev: u32) -> u32 {
+        2
+    }
+
+    fn link(&self, dev: u32, port: u32) -> usize {
+        Ring::link(self, dev, if port == 0 { Dir::Prev } else { Dir::Next })
+    }
+
+    fn link_count(&self) -> usize {
+        Ring::link_count(self)
+    }
+
+    fn endpoints(&self, link: usize) -> (u32, u32) {
+        Ring::endpoints(self, link)
+    }
+
+    fn port_to(&self, src: u32, dst: u32) -> Option<u32> {
+        self.link_between(src, dst).map(|l| (l % 2) as u32)
+    }
+
+    fn link_bw_scale(&self, link: usize) -> f64 {
+        Ring::link_bw_scale(self, link)
     }
 }
 
@@ -166,6 +193,7 @@ pub fn ring_reduce_scatter_ps(n: u32, bytes: u64, link: &Link) -> Ps {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::LinkConfig;
 
     #[test]
     fn ring_neighbours_wrap_around() {

@@ -1,4 +1,4 @@
-//! A hook for watching a ring simulation from outside: the RTL
+//! A hook for watching a simulation from outside: the RTL
 //! co-simulation (`crate::cosim::replay`) sees every tracker step and every
 //! served memory request through it. Without a probe the simulation pays
 //! one branch per hook.

@@ -2,9 +2,9 @@
 //! completions arrive. The bin width doubles whenever the run outgrows the
 //! bin budget, so memory stays bounded whatever the run's length.
 
+use super::BandwidthSeries;
 use crate::engine::Ps;
 use crate::mem::Stream;
-use crate::report::BandwidthSeries;
 
 const MAX_BINS: usize = 512;
 

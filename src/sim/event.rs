@@ -1,0 +1,52 @@
+//! The simulation's events, memory-operation continuations and transfer
+//! payloads: one variant per component that gets called back.
+
+use crate::collective::Tag;
+use crate::engine::Ps;
+use crate::gpu::GemmEvent;
+use crate::net::Packet;
+
+/// A scheduled event. Kept at 16 bytes (a queue entry at 32): the heap
+/// moves entries on every pop.
+#[derive(Debug, Clone)]
+pub(super) enum Ev {
+    /// Device `dev`'s memory system has a command due.
+    MemWake { dev: u32 },
+    /// All requests of memory operation `op` are done.
+    OpDone { dev: u32, op: u32 },
+    /// A GEMM engine's own event.
+    Gemm { dev: u32, ev: GemmEvent },
+    /// The next packet of a link's arrivals (`Wire`) lands.
+    Arrival { link: u32 },
+    /// A packet landing out of its link's order (not expected: a link's
+    /// arrivals are in time order).
+    Packet(Box<Packet<Unit>>),
+    /// A port that ran out of credits may send again.
+    SendRetry { dev: u32, port: u32 },
+}
+
+const _: () = assert!(std::mem::size_of::<Ev>() <= 16);
+
+/// What to do when a memory operation completes: which component asked.
+#[derive(Debug, Clone)]
+pub(super) enum Then {
+    /// The GEMM engine's L2 fill of the block at `addr`.
+    Fill { addr: u64 },
+    /// A tile's output stores.
+    Store { tile: u64 },
+    /// A collective kernel's operation.
+    Coll(Tag),
+    /// Every update to a tracked tile (local and remote) is performed.
+    TileUpdates { tile: u64 },
+    /// The DMA engine read a triggered tile (started at `start`).
+    DmaRead { tile: u64, start: Ps },
+}
+
+/// What a transfer carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Unit {
+    /// A collective kernel's transfer.
+    Coll(Tag),
+    /// A T3 output tile (remote-mapped stores or a triggered DMA).
+    Tile { tile: u64 },
+}

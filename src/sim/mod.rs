@@ -1,0 +1,328 @@
+//! One simulated run of a trace's GEMM -> reduce-scatter pair on every
+//! device, composed from components as a [`Run`] says, under one global
+//! event queue in picoseconds.
+//!
+//! Each device has a GEMM engine (`gpu`), a memory system (`mem`, behind
+//! [`memport::MemPort`]), output ports on its links (`net`), and, as the run
+//! needs them, a collective kernel (`collective`), the tracker and DMA
+//! engines (`t3`). Components own their state; they ask the simulation for
+//! memory operations, packets and wake-ups through small environment
+//! traits, and are called back with typed events ([`event::Ev`],
+//! [`event::Then`]). This module routes those calls; `flow` holds how a
+//! tile's output and a fused pair move between components, `finish` the
+//! checks and results.
+
+mod collective;
+mod device;
+mod event;
+mod finish;
+mod flow;
+mod memport;
+pub mod probe;
+mod share;
+mod values;
+
+pub use share::run_sharing_gemm;
+
+use crate::collective::{ChunkedBuffer, Collective};
+use crate::config::HwConfig;
+use crate::engine::{EventKey, EventQueue, Ps};
+use crate::error::{Error, InputError, Location, Result};
+use crate::gpu::gemm::GemmGeom;
+use crate::modes::Run;
+use crate::net::{Link, Packet, Topology};
+use crate::stats::SimResult;
+use crate::trace::Trace;
+use device::Dev;
+use event::{Ev, Unit};
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// Default watchdog: 10 ms of simulated time with nothing finishing (a
+/// busy ring finishes memory operations every few nanoseconds).
+pub const DEFAULT_WATCHDOG_PS: u64 = 10_000_000_000;
+
+/// Bytes of one pipelined collective slice (rounded to whole tiles).
+const SLICE_BYTES: u64 = 512 << 10;
+/// Slices a collective kernel may be reading for sending at once.
+const WINDOW: u32 = 4;
+
+/// Knobs of a run that are not hardware.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SimOptions {
+    /// Simulate one device for all when no device differs (DESIGN.md
+    /// section 7); off forces every device to be simulated.
+    pub allow_symmetry: bool,
+    /// Simulated time without any memory operation or compute step
+    /// finishing after which the run is stopped as a livelock.
+    pub watchdog_ps: u64,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            allow_symmetry: true,
+            watchdog_ps: DEFAULT_WATCHDOG_PS,
+        }
+    }
+}
+
+/// Signature of a contribution: see [`signature`].
+pub use values::signature;
+
+/// One simulation of the devices under a [`Run`].
+pub struct Sim<'a> {
+    cfg: &'a HwConfig,
+    run: Run,
+    opts: SimOptions,
+    g: Arc<GemmGeom>,
+    n: u32,
+    topo: Arc<dyn Topology>,
+    coll: Arc<dyn Collective>,
+    buffer: ChunkedBuffer,
+    links: Vec<Link>,
+    devs: Vec<Dev>,
+    q: EventQueue<Ev>,
+    /// Per link, packets on the wire in arrival order, each with its place
+    /// in the event order: a link's arrivals are in time order, so only
+    /// the first is in `q` (thousands of packets may be in flight, and a
+    /// smaller heap is cheaper to pop).
+    arrivals: Vec<VecDeque<(EventKey, Packet<Unit>)>>,
+    now: Ps,
+    events: u64,
+    comps: Vec<crate::mem::Completion>,
+    /// Only device 0 is simulated; the others are its rotations.
+    symmetric: bool,
+    /// When work last finished (for the watchdog).
+    progress_at: Ps,
+    probe: Option<Box<dyn probe::Probe>>,
+    /// Stop the event loop after the event in which a device's GEMM ends
+    /// (see [`run_sharing_gemm`]).
+    stop_at_gemm_end: bool,
+    /// The device whose GEMM ended when the loop stopped for it.
+    gemm_ended: Option<u32>,
+}
+
+impl<'a> Sim<'a> {
+    pub fn new(trace: &Trace, cfg: &'a HwConfig, run: Run, opts: SimOptions) -> Result<Sim<'a>> {
+        let gemm = trace
+            .gemm()
+            .ok_or_else(|| Error::Check("the trace has no GEMM to replay".into()))?;
+        let n = trace.tp;
+        let g = GemmGeom::new(gemm, n);
+        if g.end > cfg.mem.capacity_bytes() {
+            return Err(InputError::new(
+                Location::file(cfg.name.clone()),
+                "mem",
+                format!(
+                    "the GEMM's operands and output need {} MB per device but the memory holds {} MB",
+                    g.end >> 20,
+                    cfg.mem.capacity_bytes() >> 20
+                ),
+            )
+            .into());
+        }
+        if g.k_steps > u32::MAX as u64 {
+            return Err(InputError::new(
+                Location::file(trace.name.clone()),
+                "ops",
+                format!(
+                    "the GEMM has {} k-steps; at most {} are supported",
+                    g.k_steps,
+                    u32::MAX
+                ),
+            )
+            .into());
+        }
+        let g = Arc::new(g);
+        let scales: Vec<f64> = (0..n).map(|d| trace.device(d).link_bw_scale).collect();
+        let topo: Arc<dyn Topology> =
+            crate::net::topology::build(&cfg.link.topology, scales)?.into();
+        let links = topo.build_links(&cfg.link)?;
+        let coll: Arc<dyn Collective> = crate::collective::by_name("ring-reduce-scatter", n)
+            .ok_or_else(|| Error::Check("no ring reduce-scatter".into()))?
+            .into();
+        let buffer = ChunkedBuffer::over_gemm_output(g.clone(), SLICE_BYTES);
+        let symmetric = opts.allow_symmetry && trace.is_symmetric();
+        let sim_devs = if symmetric { 1 } else { n };
+        let mut devs = Vec::new();
+        for d in 0..sim_devs {
+            devs.push(Dev::new(
+                d,
+                trace,
+                cfg,
+                run,
+                &g,
+                coll.as_ref(),
+                topo.as_ref(),
+                &buffer,
+                symmetric,
+            )?);
+        }
+        Ok(Sim {
+            cfg,
+            run,
+            opts,
+            g,
+            n,
+            arrivals: links.iter().map(|_| Default::default()).collect(),
+            topo,
+            coll,
+            buffer,
+            links,
+            devs,
+            q: EventQueue::new(),
+            now: 0,
+            events: 0,
+            comps: Vec::new(),
+            symmetric,
+            progress_at: 0,
+            probe: None,
+            stop_at_gemm_end: false,
+            gemm_ended: None,
+        })
+    }
+
+    /// Lets `probe` watch the run (the RTL co-simulation).
+    pub fn with_probe(mut self, mut probe: Box<dyn probe::Probe>) -> Self {
+        for dev in &mut self.devs {
+            probe.attach(dev.id, &mut dev.mem.mem);
+        }
+        self.probe = Some(probe);
+        self
+    }
+
+    /// Runs to completion and checks every device's reduced chunk.
+    pub fn run(mut self) -> Result<SimResult> {
+        self.start();
+        self.run_events()?;
+        self.end()
+    }
+
+    /// Starts every simulated device's work.
+    fn start(&mut self) {
+        for d in 0..self.devs.len() as u32 {
+            if self.run.has_gemm() {
+                let slots = self.devs[d as usize].gemm.slots();
+                for s in 0..slots {
+                    self.start_tile(d, s);
+                }
+                if self.devs[d as usize].gemm.tiles() == 0 {
+                    self.gemm_finished(d);
+                }
+                if self.run.decomposed() {
+                    self.start_collective(d);
+                }
+            } else {
+                self.start_collective(d);
+            }
+        }
+    }
+
+    /// Processes events until none is left (false), or until the event in
+    /// which a GEMM ends when `stop_at_gemm_end` is set (true).
+    fn run_events(&mut self) -> Result<bool> {
+        while let Some((t, ev)) = self.q.pop() {
+            self.now = t;
+            self.events += 1;
+            self.dispatch(ev);
+            if self.probe.as_ref().is_some_and(|p| p.stop()) {
+                return Err(Error::Check(
+                    "stopped: the RTL co-simulation diverged from the model".into(),
+                ));
+            }
+            // Watchdog: events that only go round (retries, wake-ups)
+            // without finishing any work are a livelock.
+            if self.now - self.progress_at > self.opts.watchdog_ps {
+                return Err(Error::Deadlock(format!(
+                    "no memory operation or compute step finished for {} us of simulated time (at t = {} ns; limit --watchdog-us):\n{}",
+                    self.opts.watchdog_ps / 1_000_000,
+                    self.now / 1000,
+                    self.stuck_report().join("\n")
+                )));
+            }
+            if self.gemm_ended.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Closes the run once no event is left.
+    fn end(mut self) -> Result<SimResult> {
+        if let Some(p) = &mut self.probe {
+            for dev in &mut self.devs {
+                p.memory(dev.id, &mut dev.mem.mem, &[]);
+            }
+        }
+        self.finish()
+    }
+
+    fn dispatch(&mut self, ev: Ev) {
+        match ev {
+            Ev::MemWake { dev } => self.mem_wake(dev),
+            Ev::OpDone { dev, op } => self.op_done(dev, op),
+            Ev::Gemm { dev, ev } => self.gemm_event(dev, ev),
+            Ev::Arrival { link } => {
+                let fifo = &mut self.arrivals[link as usize];
+                if let Some((_, p)) = fifo.pop_front() {
+                    if let Some(&(k, _)) = fifo.front() {
+                        self.q.push_keyed(k, Ev::Arrival { link });
+                    }
+                    self.packet(p);
+                }
+            }
+            Ev::Packet(p) => self.packet(*p),
+            Ev::SendRetry { dev, port } => {
+                self.devs[dev as usize].ports[port as usize].retry_due();
+                self.pump_port(dev, port);
+            }
+        }
+    }
+
+    /// Submits `bytes` at `addr` for device `d`'s operation `op`.
+    fn issue(
+        &mut self,
+        d: u32,
+        op: u32,
+        addr: u64,
+        bytes: u64,
+        kind: crate::mem::Op,
+        stream: crate::mem::Stream,
+    ) {
+        if let Some(t) = self.devs[d as usize]
+            .mem
+            .issue(self.now, op, addr, bytes, kind, stream)
+        {
+            self.q.push(t, Ev::MemWake { dev: d });
+        }
+    }
+
+    fn mem_wake(&mut self, d: u32) {
+        let now = self.now;
+        let dev = &mut self.devs[d as usize];
+        if !dev.mem.wake_due(now) {
+            return;
+        }
+        let clk = dev.mem.clk;
+        let cyc = clk.cycle_at(now);
+        dev.mem.mem.advance_before(cyc + 1);
+        let mut comps = std::mem::take(&mut self.comps);
+        comps.extend(dev.mem.mem.drain_completions());
+        if let Some(p) = &mut self.probe {
+            p.memory(d, &mut dev.mem.mem, &comps);
+        }
+        for c in comps.drain(..) {
+            let op = c.tag as u32;
+            let t = clk.time_of(c.cycle);
+            dev.bw.add(t, c.stream, c.channel, c.bytes);
+            if let Some(at) = dev.mem.complete(op, t, now) {
+                self.q.push(at, Ev::OpDone { dev: d, op });
+            }
+        }
+        self.comps = comps;
+        if let Some(t) = dev.mem.arm(now, true) {
+            self.q.push(t, Ev::MemWake { dev: d });
+        }
+    }
+}
