@@ -45,6 +45,9 @@ pub struct Port<U> {
     dst: u32,
     tx: VecDeque<Tx<U>>,
     retry_at: Option<Ps>,
+    /// Every credit is with the receiver: only a returned credit lets the
+    /// port send again.
+    awaiting_credit: bool,
     busy: BusySpans,
     first_send: Option<Ps>,
 }
@@ -57,6 +60,7 @@ impl<U: Copy> Port<U> {
             dst,
             tx: VecDeque::new(),
             retry_at: None,
+            awaiting_credit: false,
             busy: BusySpans::default(),
             first_send: None,
         }
@@ -118,7 +122,10 @@ impl<U: Copy> Port<U> {
                     sent(del, p);
                 }
                 Err(LinkError::NoCredit) => {
-                    let t = link.credit_ready_at(now)?;
+                    let Some(t) = link.credit_ready_at(now) else {
+                        self.awaiting_credit = true;
+                        return None;
+                    };
                     if self.retry_at.is_none_or(|r| t < r) {
                         self.retry_at = Some(t);
                         return Some(t);
@@ -128,6 +135,19 @@ impl<U: Copy> Port<U> {
                 Err(_) => return None,
             }
         }
+    }
+
+    /// The receiver returned a credit that reaches the sender at `at`: a
+    /// port that waited for one returns the time to call [`Self::pump`].
+    pub fn credit_returned(&mut self, at: Ps) -> Option<Ps> {
+        if !std::mem::take(&mut self.awaiting_credit) {
+            return None;
+        }
+        if self.retry_at.is_none_or(|r| at < r) {
+            self.retry_at = Some(at);
+            return Some(at);
+        }
+        None
     }
 
     /// The retry [`Self::pump`] asked for is due.

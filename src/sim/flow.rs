@@ -301,7 +301,15 @@ impl Sim<'_> {
     /// A packet landed at its destination.
     pub(super) fn packet(&mut self, p: Packet<Unit>) {
         let d = p.dst;
-        let _ = self.links[p.link as usize].return_credit(self.now);
+        let link = p.link as usize;
+        let _ = self.links[link].return_credit(self.now);
+        // A sender that ran out of credits sends again when this one is back.
+        if let Some((src, port)) = self.link_owner[link] {
+            let at = self.now + self.links[link].latency_ps();
+            if let Some(t) = self.devs[src as usize].ports[port as usize].credit_returned(at) {
+                self.q.push(t, Ev::SendRetry { dev: src, port });
+            }
+        }
         match p.unit {
             Unit::Tile { tile } => {
                 // Remote stores and DMA'd tiles land as near-memory updates,

@@ -83,6 +83,8 @@ pub struct Sim<'a> {
     links: Vec<Link>,
     devs: Vec<Dev>,
     q: EventQueue<Ev>,
+    /// Per link, the simulated device and port that send on it.
+    link_owner: Vec<Option<(u32, u32)>>,
     /// Per link, packets on the wire in arrival order, each with its place
     /// in the event order: a link's arrivals are in time order, so only
     /// the first is in `q` (thousands of packets may be in flight, and a
@@ -159,7 +161,14 @@ impl<'a> Sim<'a> {
                 symmetric,
             )?);
         }
+        let mut link_owner = vec![None; links.len()];
+        for (i, dev) in devs.iter().enumerate() {
+            for (p, port) in dev.ports.iter().enumerate() {
+                link_owner[port.link()] = Some((i as u32, p as u32));
+            }
+        }
         Ok(Sim {
+            link_owner,
             cfg,
             run,
             opts,

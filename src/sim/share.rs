@@ -86,6 +86,7 @@ impl<'a> Sim<'a> {
             coll: self.coll.clone(),
             buffer: self.buffer.clone(),
             links: self.links.clone(),
+            link_owner: self.link_owner.clone(),
             devs: self.devs.clone(),
             q: self.q.clone(),
             arrivals: self.arrivals.clone(),
