@@ -66,6 +66,18 @@ impl Sim<'_> {
     pub(super) fn stuck_report(&self) -> Vec<String> {
         let mut stuck = Vec::new();
         let queued = |dev: &Dev| dev.ports.iter().map(|p| p.queued()).sum::<usize>();
+        // One line per memory channel, indented under the device.
+        let memory = |dev: &Dev| {
+            if dev.mem.mem.queued() == 0 {
+                return ", memory: nothing queued".to_string();
+            }
+            let mut s = String::from(", memory:");
+            for line in dev.mem.mem.describe() {
+                s += "\n    ";
+                s += &line;
+            }
+            s
+        };
         for dev in &self.devs {
             if self.run.has_gemm() && dev.gemm_end.is_none() {
                 stuck.push(format!(
@@ -79,11 +91,11 @@ impl Sim<'_> {
                 && c.ended_at().is_none()
             {
                 stuck.push(format!(
-                    "device {}: {}, {} queued to send, memory: {}",
+                    "device {}: {}, {} queued to send{}",
                     dev.id,
                     c.describe(),
                     queued(dev),
-                    dev.mem.mem.describe().join("; ")
+                    memory(dev)
                 ));
             }
         }
@@ -91,17 +103,23 @@ impl Sim<'_> {
             if let Some(t) = &dev.tracking
                 && dev.fused.end.is_none()
             {
+                // Local stores come from the device's own GEMM; arriving
+                // updates from the device that sends to it.
+                let from = (dev.id + 1) % self.n;
+                let source = |s: crate::mem::Stream| match s {
+                    crate::mem::Stream::GemmWrite => format!("device {}'s GEMM", dev.id),
+                    _ => format!("device {from}"),
+                };
                 stuck.push(format!(
-                    "device {}: T3 completed {}/{} own-chunk tiles; tracker holds {} entries, {} updates wait for an entry, {} tiles queued for DMA, {} DMA reads in flight, {} transfers queued on the link, memory: {}",
+                    "device {}: T3 completed {}/{} own-chunk tiles; {}; {} tiles queued for DMA, {} DMA reads in flight, {} transfers queued on the link{}",
                     dev.id,
                     dev.fused.finals,
                     self.buffer.chunk_len(),
-                    t.occupancy(),
-                    t.waiting(),
+                    t.describe(source),
                     dev.dma.queued(),
                     dev.dma.active(),
                     queued(dev),
-                    dev.mem.mem.describe().join("; ")
+                    memory(dev)
                 ));
             }
         }

@@ -97,6 +97,9 @@ pub struct Sim<'a> {
     symmetric: bool,
     /// When work last finished (for the watchdog).
     progress_at: Ps,
+    /// The watchdog's limit: the configured one, or longer when a link's
+    /// round trip alone takes longer (a packet in flight finishes nothing).
+    watchdog_ps: Ps,
     probe: Option<Box<dyn probe::Probe>>,
     /// Stop the event loop after the event in which a device's GEMM ends
     /// (see [`run_sharing_gemm`]).
@@ -167,7 +170,15 @@ impl<'a> Sim<'a> {
                 link_owner[port.link()] = Some((i as u32, p as u32));
             }
         }
+        // Several round trips: a credit-starved sender waits one per packet.
+        let round_trip = links
+            .iter()
+            .map(|l| l.serialise_ps(l.packet_bytes() as u64) + 2 * l.latency_ps())
+            .max()
+            .unwrap_or(0);
+        let watchdog_ps = opts.watchdog_ps.max(round_trip.saturating_mul(4));
         Ok(Sim {
+            watchdog_ps,
             link_owner,
             cfg,
             run,
@@ -242,10 +253,10 @@ impl<'a> Sim<'a> {
             }
             // Watchdog: events that only go round (retries, wake-ups)
             // without finishing any work are a livelock.
-            if self.now - self.progress_at > self.opts.watchdog_ps {
+            if self.now - self.progress_at > self.watchdog_ps {
                 return Err(Error::Deadlock(format!(
-                    "no memory operation or compute step finished for {} us of simulated time (at t = {} ns; limit --watchdog-us):\n{}",
-                    self.opts.watchdog_ps / 1_000_000,
+                    "no memory operation or compute step finished for {} us of simulated time (at t = {} ns); if the hardware is that slow, raise --watchdog-us:\n{}",
+                    self.watchdog_ps / 1_000_000,
                     self.now / 1000,
                     self.stuck_report().join("\n")
                 )));

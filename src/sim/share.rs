@@ -95,6 +95,7 @@ impl<'a> Sim<'a> {
             comps: self.comps.clone(),
             symmetric: self.symmetric,
             progress_at: self.progress_at,
+            watchdog_ps: self.watchdog_ps,
             probe: None,
             stop_at_gemm_end: self.stop_at_gemm_end,
             gemm_ended: self.gemm_ended,

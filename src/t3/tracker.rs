@@ -135,6 +135,15 @@ impl Tracker {
         self.slot_of.get(&tile).map(|&s| self.count[s as usize])
     }
 
+    /// The tiles in the table with their counts, in entry order.
+    pub fn held(&self) -> Vec<(u32, u32)> {
+        let mut v: Vec<(u32, u32)> = self.slot_of.iter().map(|(&t, &s)| (s, t)).collect();
+        v.sort_unstable();
+        v.into_iter()
+            .map(|(s, t)| (t, self.count[s as usize]))
+            .collect()
+    }
+
     /// Checks that an update's fields fit the table's widths.
     pub fn check(&self, i: &TrackerIn) -> Result<(), TrackerError> {
         if i.tile & !mask(self.tag_bits) != 0 {

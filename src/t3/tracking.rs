@@ -95,6 +95,45 @@ impl Tracking {
         self.wait.len()
     }
 
+    /// Tiles in the table and updates waiting for an entry, for a deadlock
+    /// report: `source` names where a stream's updates come from.
+    pub fn describe(&self, source: impl Fn(Stream) -> String) -> String {
+        const SHOWN: usize = 8;
+        let held = self.tracker.held();
+        let mut s = format!(
+            "tracker holds {} of {} entries",
+            held.len(),
+            self.tracker.entries()
+        );
+        let list = |items: Vec<String>, total: usize| {
+            let more = total.saturating_sub(SHOWN);
+            let mut l = items.join(", ");
+            if more > 0 {
+                l += &format!(" and {more} more");
+            }
+            l
+        };
+        if !held.is_empty() {
+            let items = held
+                .iter()
+                .take(SHOWN)
+                .map(|&(t, c)| format!("tile {t} ({c} updates counted)"))
+                .collect();
+            s += &format!(" ({})", list(items, held.len()));
+        }
+        s += &format!("; {} update groups wait for an entry", self.wait.len());
+        if !self.wait.is_empty() {
+            let items = self
+                .wait
+                .iter()
+                .take(SHOWN)
+                .map(|u| format!("tile {} from {}", u.tile, source(u.stream)))
+                .collect();
+            s += &format!(" ({})", list(items, self.wait.len()));
+        }
+        s
+    }
+
     /// Counts updates and sends them to memory; what the tracker cannot
     /// take (table full, new tile) waits for a free entry.
     pub fn submit(&mut self, u: Updates, env: &mut impl TrackEnv) {
