@@ -89,6 +89,9 @@
 # Cost (2 cores, shared): the full run takes about 30 min, --quick about 1 min
 # (see the report printed at the end).
 
+# The whole script is one compound command, read before any of it runs, so
+# editing the file while a comparison runs does not change that run.
+{
 set -uo pipefail
 shopt -s nullglob
 
@@ -470,7 +473,8 @@ source "$WORK/jobs/$JOB.sh"
 awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }' >"$WORK/state/$SIDE.$(echo "$JOB" | tr / _).done"
 EOF
 
-declare -A PID_TASK=()
+declare -A PID_TASK=() REAPED=()
+RUNNER_FAILED=()
 TASKS=()
 for j in "${JOB_NAMES[@]}"; do TASKS+=("old $j" "new $j"); done
 RESULTS=$WORK/results.jsonl
@@ -498,8 +502,13 @@ while ((NEXT < ${#TASKS[@]} || ${#PID_TASK[@]} > 0)); do
   read -r side job <<<"${PID_TASK[$pid]}"
   unset "PID_TASK[$pid]"
   key=$(echo "$job" | tr / _)
-  [[ -f $WORK/state/$side.$key.done ]] || echo "runner of $side $job failed" >&2
-  [[ -f $WORK/state/old.$key.done && -f $WORK/state/new.$key.done ]] || continue
+  if [[ ! -f $WORK/state/$side.$key.done ]]; then
+    echo "error: the runner of $job on the $side binary failed" >&2
+    RUNNER_FAILED+=("$side $job")
+    echo nan >"$WORK/state/$side.$key.done"
+  fi
+  REAPED[$side $job]=1
+  [[ -n ${REAPED[old $job]:-} && -n ${REAPED[new $job]:-} ]] || continue
   mask_arg=()
   ((NOMASK)) && mask_arg=(--no-masks)
   verdict=$(python3 "$HELPER" compare "$WORK/old/$job" "$WORK/new/$job" "$job" "$RESULTS" "${mask_arg[@]}") ||
@@ -520,6 +529,12 @@ echo "new: ${ARGS[1]} ($NEW_BIN, rtl: $NEW_RTL)"
 for s in "${SKIPPED[@]}"; do echo "skipped: $s"; done
 python3 "$HELPER" summary "$RESULTS" "$NJOBS"
 status=$?
+if ((${#RUNNER_FAILED[@]})); then
+  echo "error: ${#RUNNER_FAILED[@]} job runs did not finish: ${RUNNER_FAILED[*]}"
+  status=1
+fi
+job_time() { cat /dev/null "$WORK"/state/"$1".*.done | awk '{ s += $1 } END { printf "%.0f s", s }'; }
+echo "job time (each job's wall time, summed; a noisy machine blurs it): old $(job_time old), new $(job_time new)"
 echo "took $(elapsed "$START") (runs and comparison $(elapsed "$RUN_START"), -j $JOBS)"
 if ((KEEP || status != 0)); then
   echo "outputs kept: $WORK/old, $WORK/new (commands in $WORK/meta)"
@@ -527,3 +542,4 @@ else
   rm -rf "$WORK"
 fi
 exit $status
+}

@@ -72,6 +72,8 @@ MASKS = [
 COMPILED = [(n, g, re.compile(p), r) for n, g, p, r in MASKS]
 
 CHUNK = 1 << 20
+# Differences shown with their first differing line; the rest by name only.
+SHOWN = 40
 
 
 def masks_for(name):
@@ -181,7 +183,8 @@ def compare(old_dir, new_dir, job, use_masks):
 
 
 def summary(path, expected):
-    rs = [json.loads(line) for line in open(path) if line.strip()]
+    with open(path) as f:
+        rs = [json.loads(line) for line in f if line.strip()]
     commands = sum(r["commands"] for r in rs)
     files = sum(r["files"] for r in rs)
     identical = sum(r["identical"] for r in rs)
@@ -207,8 +210,12 @@ def summary(path, expected):
                 labels = [x.split(": exit")[0].rsplit("/", 1)[1] for x in r["nonzero"]]
                 shown = ", ".join(labels[:4]) + (", ..." if len(labels) > 4 else "")
                 print(f"  {r['job']}: {len(labels)} of {r['commands']} (exit {'/'.join(codes)}): {shown}")
-    for d in diffs:
+    for d in diffs[:SHOWN]:
         print(f"DIFFERENT {d['file']}: {d['where']}")
+    if len(diffs) > SHOWN:
+        print(f"... and {len(diffs) - SHOWN} more different files:")
+        for d in diffs[SHOWN:]:
+            print(f"DIFFERENT {d['file']}")
     if len(rs) != expected:
         print(f"error: {expected - len(rs)} of {expected} jobs were not compared (a runner failed)")
         return 1
@@ -216,7 +223,8 @@ def summary(path, expected):
 
 
 def skew_trace(src, dst):
-    t = json.load(open(src))
+    with open(src) as f:
+        t = json.load(f)
     tp = t["tp"]
     # One override of each kind, on three different devices.
     t["devices"] = [
@@ -232,7 +240,8 @@ def skew_trace(src, dst):
 
 def order_traces(paths):
     def cost(p):
-        t = json.load(open(p))
+        with open(p) as f:
+            t = json.load(f)
         g = [o for o in t["ops"] if o.get("kind") == "gemm"]
         # GEMM MACs per device plus the reduce-scatter's elements: enough to
         # start the longest replays first.
