@@ -86,8 +86,10 @@
 #                       divergence (0.80 M cycles/s)": cycles per wall second.
 # Every other byte, PNGs included, must be identical.
 #
-# Cost (2 cores, shared): the full run takes about 30 min, --quick about 1 min
-# (see the report printed at the end).
+# Cost: the full run (56 jobs, 168 commands per binary, 1620 files) takes
+# 30 CPU-minutes, so about 15 min on two idle cores; it took 42 min on the
+# shared 2-core machine at load 11. The paper and the tp-32 replays are most
+# of it. --quick takes 1.5-2 min.
 
 # The whole script is one compound command, read before any of it runs, so
 # editing the file while a comparison runs does not change that run.
@@ -263,6 +265,7 @@ if [[ -f $DRAM_GEN ]]; then
   fi
 else
   note "skipped mem on the standard DRAM traces: $DRAM_GEN not found"
+  DRAM_SKIPPED="mem/*: skipped: $DRAM_GEN not found"
 fi
 
 # ---- jobs -----------------------------------------------------------------
@@ -277,6 +280,7 @@ add_job() { # NAME, body on stdin
   JOB_NAMES+=("$1")
 }
 SKIPPED=()
+[[ -n ${DRAM_SKIPPED:-} ]] && SKIPPED+=("$DRAM_SKIPPED")
 
 # Without the symmetric shortcut every device is simulated (tp times the
 # work), so --quick takes the 4-device example trace for those.
@@ -334,7 +338,7 @@ run import-ag trace import --chakra "$CHAKRA/all_gather/4npus_1MB/all_gather" --
 run replay-ag replay all_gather.json --all-devices --out ag
 EOF
 else
-  SKIPPED+=("replay-chakra, trace/import: $CHAKRA not found")
+  SKIPPED+=("replay-chakra, trace/import: skipped: $CHAKRA not found")
 fi
 add_job plot-report <<'EOF'
 run replay-a replay "$IN/traces/mega-gpt2-tp8-op.json" --modes sequential,t3,t3-mca --out a
@@ -444,7 +448,7 @@ EOF
 
 if ((LIST)); then
   printf '%s\n' "${JOB_NAMES[@]}"
-  for s in "${SKIPPED[@]}"; do echo "skipped: $s"; done
+  for s in "${SKIPPED[@]}"; do echo "$s"; done
   rm -rf "$WORK"
   exit 0
 fi
@@ -526,7 +530,7 @@ echo "old: ${ARGS[0]} ($OLD_BIN, rtl: $OLD_RTL)"
 echo "new: ${ARGS[1]} ($NEW_BIN, rtl: $NEW_RTL)"
 ((QUICK)) && echo "mode: --quick (a subset)"
 ((NOMASK)) && echo "masks: off (--no-masks)"
-for s in "${SKIPPED[@]}"; do echo "skipped: $s"; done
+for s in "${SKIPPED[@]}"; do echo "$s"; done
 python3 "$HELPER" summary "$RESULTS" "$NJOBS"
 status=$?
 if ((${#RUNNER_FAILED[@]})); then
