@@ -16,7 +16,7 @@
 # `cargo build --release` and pass the binary.
 #
 # Options:
-#   -j N          jobs in parallel (default 2); a job runs once per binary
+#   -j N          runs at a time (default 2); each job runs once per binary
 #   --quick       a subset for fast iteration: 4 traces, one --all-devices
 #                 replay, a one-trace paper, small DRAM traces, a reduced sweep
 #   --keep        keep the output roots (they are also kept when anything
