@@ -9,3 +9,4 @@ export PROPTEST_RNG_SEED="${PROPTEST_RNG_SEED:-20261121}"
 cargo fmt --all -- --check
 cargo clippy --release --all-targets --all-features -- -D warnings
 cargo test --release --all-features
+python3 scripts/test_compare_outputs.py
