@@ -11,13 +11,14 @@ use crate::config::HwConfig;
 use crate::engine::{Clock, EventQueue, Ps};
 use crate::error::{InputError, Location, Result};
 use crate::gpu::gemm::GemmGeom;
-use crate::gpu::{GemmEngine, GemmEnv, GemmEvent};
+use crate::gpu::{Cus, GemmEnv, GemmEvent, GemmKernel, Kernel};
 use crate::mem::{MemorySystem, Op as MemOp, Stream};
 use crate::modes::Run;
 use crate::net::{Port, Topology};
 use crate::stats::BandwidthBins;
 use crate::t3::{Dma, DmaEnv, TrackEnv, Tracker, TrackerIn, TrackerOut, Tracking};
 use crate::trace::Trace;
+use std::sync::Arc;
 
 /// Where a fused pair stands on one device.
 #[derive(Debug, Clone, Default)]
@@ -35,7 +36,9 @@ pub(super) struct Fused {
 pub(super) struct Dev {
     pub id: u32,
     pub mem: MemPort,
-    pub gemm: GemmEngine,
+    pub cus: Cus,
+    /// The GEMM, until it is launched on the CUs (then kernel 0).
+    pub gemm: Option<Kernel>,
     pub gemm_start: Ps,
     pub gemm_end: Option<Ps>,
     /// The collective run as a kernel, when the run has one.
@@ -55,13 +58,21 @@ pub(super) struct Dev {
 }
 
 impl Dev {
+    /// The GEMM's kernel, launched or not.
+    pub fn gemm_kernel(&self) -> &Kernel {
+        match &self.gemm {
+            Some(k) => k,
+            None => self.cus.kernel(0),
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         d: u32,
         trace: &Trace,
         cfg: &HwConfig,
         run: Run,
-        g: &GemmGeom,
+        g: &Arc<GemmGeom>,
         coll: &dyn Collective,
         topo: &dyn Topology,
         buffer: &ChunkedBuffer,
@@ -113,7 +124,8 @@ impl Dev {
                 .collect()
         };
         let cus = run.gemm_cus().unwrap_or(cfg.gpu.cus);
-        let gemm = GemmEngine::new(d, &cfg.gpu, g, cus, gclk, order, n)?;
+        let gemm = Kernel::Gemm(GemmKernel::new(g.clone(), order, n));
+        let cus = Cus::new(d, &cfg.gpu, cus, gclk, g.block_bytes)?;
         let coll_dev = run.kernel_reduction().map(|reduction| {
             let exec = KernelExec {
                 reduction,
@@ -134,7 +146,8 @@ impl Dev {
         Ok(Dev {
             id: d,
             mem: MemPort::new(mem, mclk),
-            gemm,
+            cus,
+            gemm: Some(gemm),
             gemm_start: 0,
             gemm_end: if run.has_gemm() { None } else { Some(0) },
             coll: coll_dev,

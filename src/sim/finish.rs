@@ -7,6 +7,7 @@ use super::device::Dev;
 use super::values::sig;
 use crate::engine::Ps;
 use crate::error::{Error, Result};
+use crate::gpu::Kernel;
 use crate::stats::{DevResult, SimResult, TimelineSpan};
 
 /// The timeline of one device.
@@ -25,9 +26,11 @@ fn spans_of(dev: &Dev, fused: bool) -> Vec<TimelineSpan> {
             });
         }
     };
-    for (i, &(s, e)) in dev.gemm.stage_spans().iter().enumerate() {
-        if let Some(s) = s {
-            span("compute", "gemm", format!("GEMM stage {}", i + 1), s, e);
+    if let Kernel::Gemm(k) = dev.gemm_kernel() {
+        for (i, &(s, e)) in k.stage_spans().iter().enumerate() {
+            if let Some(s) = s {
+                span("compute", "gemm", format!("GEMM stage {}", i + 1), s, e);
+            }
         }
     }
     if let Some(c) = &dev.coll
@@ -83,8 +86,8 @@ impl Sim<'_> {
                 stuck.push(format!(
                     "device {}: GEMM stored {}/{} tiles",
                     dev.id,
-                    dev.gemm.retired(),
-                    dev.gemm.tiles()
+                    dev.gemm_kernel().retired(),
+                    dev.gemm_kernel().workgroups()
                 ));
             }
             if let Some(c) = &dev.coll
@@ -176,11 +179,11 @@ impl Sim<'_> {
                 rs_end_ps: rs_end,
                 mem: dev.mem.mem.finish(end),
                 mem_tck_ps: dev.mem.clk.time_of(1),
-                l2_hits: dev.gemm.l2_hits(),
-                l2_misses: dev.gemm.l2_misses(),
+                l2_hits: dev.cus.l2_hits(),
+                l2_misses: dev.cus.l2_misses(),
                 link_bytes_out: out.iter().map(|&l| self.links[l].stats().bytes).sum(),
                 link_busy_ps: out.iter().map(|&l| self.links[l].busy_ps()).sum(),
-                compute_busy_ps: dev.gemm.compute_busy_ps(),
+                compute_busy_ps: dev.cus.compute_busy_ps(),
                 tracker_stall_ps: dev.tracking.as_ref().map_or(0, |t| t.stall_ps()),
                 tracker_peak_occupancy: dev.tracking.as_ref().map_or(0, |t| t.peak_occupancy()),
                 mca_threshold: dev.fused.mca_threshold,

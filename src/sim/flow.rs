@@ -28,7 +28,7 @@ impl Sim<'_> {
                     q: &mut self.q,
                     mem: &mut dev.mem,
                 };
-                dev.gemm.fill_done(addr, &mut io);
+                dev.cus.fill_done(addr, &mut io);
             }
             Then::Store { tile } => self.tile_stored(d, tile),
             Then::Coll(tag) => self.with_collective(d, |c, env| c.mem_done(tag, env)),
@@ -48,6 +48,22 @@ impl Sim<'_> {
 
     // ----- GEMM -----
 
+    /// Launches device `d`'s GEMM on its CUs.
+    pub(super) fn launch_gemm(&mut self, d: u32) {
+        let now = self.now;
+        let dev = &mut self.devs[d as usize];
+        let Some(k) = dev.gemm.take() else {
+            return;
+        };
+        let mut io = GemmIo {
+            now,
+            dev: d,
+            q: &mut self.q,
+            mem: &mut dev.mem,
+        };
+        dev.cus.launch(k, &mut io);
+    }
+
     pub(super) fn start_tile(&mut self, d: u32, slot: u32) {
         let now = self.now;
         let dev = &mut self.devs[d as usize];
@@ -57,7 +73,7 @@ impl Sim<'_> {
             q: &mut self.q,
             mem: &mut dev.mem,
         };
-        dev.gemm.start_tile(slot, &self.g, &mut io);
+        dev.cus.start(slot, &mut io);
     }
 
     pub(super) fn gemm_event(&mut self, d: u32, ev: GemmEvent) {
@@ -71,11 +87,11 @@ impl Sim<'_> {
             mem: &mut dev.mem,
         };
         match ev.kind {
-            GemmStep::BlockReady => dev.gemm.block_ready(ev.slot, k, now, &mut io),
-            GemmStep::StepData => dev.gemm.step_data(ev.slot, k, &self.g, &mut io),
+            GemmStep::BlockReady => dev.cus.block_ready(ev.slot, k, now, &mut io),
+            GemmStep::StepData => dev.cus.step_data(ev.slot, k, &mut io),
             GemmStep::StepDone => {
                 self.progress_at = now;
-                if let Some(tile) = dev.gemm.step_done(ev.slot, k, &self.g, &mut io) {
+                if let Some((_, tile)) = dev.cus.step_done(ev.slot, k, &mut io) {
                     self.tile_computed(d, tile);
                     self.start_tile(d, ev.slot);
                 }
@@ -151,7 +167,7 @@ impl Sim<'_> {
 
     /// One more of the GEMM's tiles has its output posted.
     fn retire_tile(&mut self, d: u32) {
-        if self.devs[d as usize].gemm.retire_tile() {
+        if self.devs[d as usize].cus.retire(0) {
             self.gemm_finished(d);
         }
     }

@@ -223,11 +223,8 @@ impl<'a> Sim<'a> {
     fn start(&mut self) {
         for d in 0..self.devs.len() as u32 {
             if self.run.has_gemm() {
-                let slots = self.devs[d as usize].gemm.slots();
-                for s in 0..slots {
-                    self.start_tile(d, s);
-                }
-                if self.devs[d as usize].gemm.tiles() == 0 {
+                self.launch_gemm(d);
+                if self.devs[d as usize].gemm_kernel().workgroups() == 0 {
                     self.gemm_finished(d);
                 }
                 if self.run.decomposed() {
