@@ -47,7 +47,17 @@ pub struct GemmGeom {
 }
 
 impl GemmGeom {
+    /// The GEMM `g` laid out from address 0, its output split into `tp`
+    /// chunks.
     pub fn new(g: &GemmOp, tp: u32) -> GemmGeom {
+        GemmGeom::at(g, tp, 0)
+    }
+
+    /// The GEMM `g` laid out from `base` (1-MiB aligned), its output split
+    /// into `chunks` chunks for the collective that consumes it (1 when
+    /// none does).
+    pub fn at(g: &GemmOp, chunks: u32, base: u64) -> GemmGeom {
+        let tp = chunks.max(1);
         let tile_m = g.tile_m as u64;
         let tile_n = g.tile_n as u64;
         let tile_k = g.tile_k as u64;
@@ -67,7 +77,7 @@ impl GemmGeom {
         }
         let a_bytes = tile_rows * k_steps * round_up(tile_m * tile_k * 2, LINE);
         let b_bytes = tile_cols * k_steps * round_up(tile_k * tile_n * 2, LINE);
-        let a_base = 0;
+        let a_base = round_up(base, 1 << 20);
         let b_base = round_up(a_base + a_bytes, 1 << 20);
         let c_base = round_up(b_base + b_bytes, 1 << 20);
         let recv_base = round_up(c_base + off, 1 << 20);
@@ -142,6 +152,12 @@ impl GemmGeom {
     pub fn tile_span(&self, t: u64) -> (u64, u64) {
         let a = self.tile_off[t as usize];
         (a, self.tile_off[t as usize + 1] - a)
+    }
+
+    /// Byte offset of each tile within C, and the end (`tiles + 1`
+    /// entries).
+    pub fn tile_offsets(&self) -> &[u64] {
+        &self.tile_off
     }
 
     /// Output bytes (as stored, whole lines).

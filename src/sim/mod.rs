@@ -147,7 +147,7 @@ impl<'a> Sim<'a> {
         let coll: Arc<dyn Collective> = crate::collective::by_name("ring-reduce-scatter", n)
             .ok_or_else(|| Error::Check("no ring reduce-scatter".into()))?
             .into();
-        let buffer = ChunkedBuffer::over_gemm_output(g.clone(), SLICE_BYTES);
+        let buffer = ChunkedBuffer::over_gemm_output(&g, SLICE_BYTES);
         let symmetric = opts.allow_symmetry && trace.is_symmetric();
         let sim_devs = if symmetric { 1 } else { n };
         let mut devs = Vec::new();
