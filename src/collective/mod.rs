@@ -13,6 +13,8 @@
 //! algorithm rather than from the topology.
 
 pub mod layout;
+pub mod ring_ag;
+pub mod ring_ar;
 pub mod ring_rs;
 
 pub use layout::ChunkedBuffer;
@@ -30,32 +32,53 @@ pub enum StoreTarget {
     Remote(u32),
 }
 
-/// A collective algorithm over `devices()` devices.
+/// A collective algorithm over `devices()` devices, numbered by rank
+/// (their order in the collective's group).
 pub trait Collective: std::fmt::Debug + Send + Sync {
     /// The name it is chosen by.
     fn name(&self) -> &'static str;
     /// Devices taking part.
     fn devices(&self) -> u32;
-    /// Fused schedule: the chunk `dev` produces in stage `stage` (1-based).
-    fn stage_chunk(&self, dev: u32, stage: u32) -> u32;
-    /// The stage (1-based) in which `dev` produces `chunk`.
-    fn stage_of(&self, dev: u32, chunk: u32) -> u32;
-    /// Fused: where `dev`'s own stores of `chunk` go.
-    fn store_target(&self, dev: u32, chunk: u32) -> StoreTarget;
-    /// Fused: how many whole-tile contributions (local stores and arriving
-    /// updates) each tile of `chunk` receives in `dev`'s memory before it
-    /// is complete there (the tracker's expected count per line).
-    fn contributions(&self, dev: u32, chunk: u32) -> u32;
-    /// Fused: where `chunk` goes once complete in `dev`'s memory (sent by
-    /// DMA as updates); `None` when `dev` owns its final value.
-    fn forward(&self, dev: u32, chunk: u32) -> Option<u32>;
-    /// The algorithm on `dev` as a kernel over `buffer`.
+    /// The algorithm on rank `rank` as a kernel over `buffer`.
     fn kernel(
         &self,
-        dev: u32,
+        rank: u32,
         exec: KernelExec,
         buffer: ChunkedBuffer,
     ) -> Box<dyn CollectiveDevice>;
+    /// The schedule a fused execution (T3) follows, for an algorithm that
+    /// reduces a producer's output.
+    fn fused(&self) -> Option<&dyn FusedSchedule> {
+        None
+    }
+    /// Under fused execution, what runs as a kernel on each rank once its
+    /// fused part is complete there (an all-reduce's all-gather).
+    fn after_fused(
+        &self,
+        _rank: u32,
+        _exec: KernelExec,
+        _buffer: ChunkedBuffer,
+    ) -> Option<Box<dyn CollectiveDevice>> {
+        None
+    }
+}
+
+/// What a fused execution takes from a reducing algorithm, per rank and
+/// chunk.
+pub trait FusedSchedule {
+    /// The chunk `rank` produces in stage `stage` (1-based).
+    fn stage_chunk(&self, rank: u32, stage: u32) -> u32;
+    /// The stage (1-based) in which `rank` produces `chunk`.
+    fn stage_of(&self, rank: u32, chunk: u32) -> u32;
+    /// Where `rank`'s own stores of `chunk` go.
+    fn store_target(&self, rank: u32, chunk: u32) -> StoreTarget;
+    /// How many whole-tile contributions (local stores and arriving
+    /// updates) each tile of `chunk` receives in `rank`'s memory before it
+    /// is complete there (the tracker's expected count per line).
+    fn contributions(&self, rank: u32, chunk: u32) -> u32;
+    /// Where `chunk` goes once complete in `rank`'s memory (sent by DMA as
+    /// updates); `None` when `rank` owns its final value.
+    fn forward(&self, rank: u32, chunk: u32) -> Option<u32>;
 }
 
 /// How a kernel execution runs.
@@ -89,13 +112,15 @@ pub trait CollEnv {
     /// Keeps `op` from completing until [`Self::release`].
     fn hold(&mut self, op: u32);
     fn release(&mut self, op: u32);
-    /// Sends a transfer of `bytes` to `dst`, carrying `vals`; it arrives
-    /// there as [`CollectiveDevice::arrival`]s with `unit`.
+    /// Sends a transfer of `bytes` to rank `dst`, carrying `vals`; it
+    /// arrives there as [`CollectiveDevice::arrival`]s with `unit`.
     fn send(&mut self, dst: u32, unit: Tag, bytes: u64, vals: Vec<u64>);
     /// The device's values (functional-check signatures) of `tiles`.
     fn values(&self, tiles: std::ops::Range<u64>) -> Vec<u64>;
     /// Adds `vals` to the device's values of `tiles`.
     fn add_values(&mut self, tiles: std::ops::Range<u64>, vals: &[u64]);
+    /// Replaces the device's values of `tiles` with `vals`.
+    fn set_values(&mut self, tiles: std::ops::Range<u64>, vals: &[u64]);
     /// Whether the producer has stored every tile of (chunk, slice).
     fn input_ready(&self, chunk: u32, slice: u32) -> bool;
 }
@@ -129,12 +154,14 @@ pub trait CollectiveDevice: std::fmt::Debug + dyn_clone::DynClone + Send {
 dyn_clone::clone_trait_object!(CollectiveDevice);
 
 /// Collective names `by_name` knows.
-pub const NAMES: &[&str] = &["ring-reduce-scatter"];
+pub const NAMES: &[&str] = &["ring-reduce-scatter", "ring-all-gather", "ring-all-reduce"];
 
 /// The algorithm called `name` over `devices` devices.
 pub fn by_name(name: &str, devices: u32) -> Option<Box<dyn Collective>> {
     match name {
         "ring-reduce-scatter" => Some(Box::new(ring_rs::RingReduceScatter::new(devices))),
+        "ring-all-gather" => Some(Box::new(ring_ag::RingAllGather::new(devices))),
+        "ring-all-reduce" => Some(Box::new(ring_ar::RingAllReduce::new(devices))),
         _ => None,
     }
 }

@@ -10,7 +10,10 @@
 //! store and the neighbour's update) and, complete, goes on to `d - 1`,
 //! except stage `n`'s, which is `d`'s final chunk.
 
-use super::{ChunkedBuffer, CollEnv, Collective, CollectiveDevice, KernelExec, StoreTarget, Tag};
+use super::{
+    ChunkedBuffer, CollEnv, Collective, CollectiveDevice, FusedSchedule, KernelExec, StoreTarget,
+    Tag,
+};
 use crate::engine::Ps;
 use crate::mem::{Op as MemOp, Stream};
 use crate::modes::Reduction;
@@ -41,56 +44,46 @@ impl Collective for RingReduceScatter {
         self.n
     }
 
-    fn stage_chunk(&self, dev: u32, stage: u32) -> u32 {
-        (dev + stage) % self.n
+    fn kernel(
+        &self,
+        rank: u32,
+        exec: KernelExec,
+        buffer: ChunkedBuffer,
+    ) -> Box<dyn CollectiveDevice> {
+        Box::new(RingRsDevice::new(rank, self.n, exec, buffer))
     }
 
-    fn stage_of(&self, dev: u32, chunk: u32) -> u32 {
-        match (chunk + self.n - dev) % self.n {
+    fn fused(&self) -> Option<&dyn FusedSchedule> {
+        Some(self)
+    }
+}
+
+impl FusedSchedule for RingReduceScatter {
+    fn stage_chunk(&self, rank: u32, stage: u32) -> u32 {
+        (rank + stage) % self.n
+    }
+
+    fn stage_of(&self, rank: u32, chunk: u32) -> u32 {
+        match (chunk + self.n - rank) % self.n {
             0 => self.n,
             s => s,
         }
     }
 
-    fn store_target(&self, dev: u32, chunk: u32) -> StoreTarget {
-        if self.stage_of(dev, chunk) == 1 {
-            StoreTarget::Remote(self.prev(dev))
+    fn store_target(&self, rank: u32, chunk: u32) -> StoreTarget {
+        if self.stage_of(rank, chunk) == 1 {
+            StoreTarget::Remote(self.prev(rank))
         } else {
             StoreTarget::Local
         }
     }
 
-    fn contributions(&self, _dev: u32, _chunk: u32) -> u32 {
+    fn contributions(&self, _rank: u32, _chunk: u32) -> u32 {
         2
     }
 
-    fn forward(&self, dev: u32, chunk: u32) -> Option<u32> {
-        (self.stage_of(dev, chunk) != self.n).then(|| self.prev(dev))
-    }
-
-    fn kernel(
-        &self,
-        dev: u32,
-        exec: KernelExec,
-        buffer: ChunkedBuffer,
-    ) -> Box<dyn CollectiveDevice> {
-        let slices = buffer.slices();
-        Box::new(RingRsDevice {
-            dev,
-            n: self.n,
-            exec,
-            slices,
-            buffer,
-            started: None,
-            end: None,
-            arrived: vec![vec![false; slices as usize]; self.n as usize],
-            recv_vals: HashMap::new(),
-            recv_op: HashMap::new(),
-            cursor: (1, 0),
-            reading: 0,
-            finals: 0,
-            final_started: vec![false; slices as usize],
-        })
+    fn forward(&self, rank: u32, chunk: u32) -> Option<u32> {
+        (self.stage_of(rank, chunk) != self.n).then(|| self.prev(rank))
     }
 }
 
@@ -112,7 +105,7 @@ fn tag(kind: u8, step: u32, slice: u32) -> Tag {
 
 /// One device of a ring reduce-scatter kernel.
 #[derive(Debug, Clone)]
-struct RingRsDevice {
+pub(super) struct RingRsDevice {
     dev: u32,
     n: u32,
     exec: KernelExec,
@@ -133,6 +126,26 @@ struct RingRsDevice {
 }
 
 impl RingRsDevice {
+    pub(super) fn new(dev: u32, n: u32, exec: KernelExec, buffer: ChunkedBuffer) -> RingRsDevice {
+        let slices = buffer.slices();
+        RingRsDevice {
+            dev,
+            n,
+            exec,
+            slices,
+            buffer,
+            started: None,
+            end: None,
+            arrived: vec![vec![false; slices as usize]; n as usize],
+            recv_vals: HashMap::new(),
+            recv_op: HashMap::new(),
+            cursor: (1, 0),
+            reading: 0,
+            finals: 0,
+            final_started: vec![false; slices as usize],
+        }
+    }
+
     /// The chunk device `d` sends at `step`: `(d + step) mod n`.
     fn send_chunk(&self, d: u32, step: u32) -> u32 {
         (d + step) % self.n

@@ -79,6 +79,13 @@ impl CollEnv for CollCtx<'_, '_> {
         }
     }
 
+    fn set_values(&mut self, tiles: std::ops::Range<u64>, vals: &[u64]) {
+        let acc = &mut self.sim.devs[self.dev as usize].acc;
+        for (t, v) in tiles.zip(vals) {
+            acc[t as usize] = *v;
+        }
+    }
+
     fn input_ready(&self, chunk: u32, slice: u32) -> bool {
         self.sim.slice_is_stored(self.dev, chunk, slice)
     }

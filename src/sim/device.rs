@@ -95,7 +95,7 @@ impl Dev {
         let order: Vec<(u64, u32)> = if run.has_gemm() {
             (1..=n)
                 .flat_map(|s| {
-                    let chunk = coll.stage_chunk(d, s) as u64;
+                    let chunk = coll.fused().map_or(s % n, |f| f.stage_chunk(d, s)) as u64;
                     g.raster(g.chunk_rows(chunk))
                         .into_iter()
                         .map(move |t| (t, s - 1))

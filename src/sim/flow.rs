@@ -35,7 +35,7 @@ impl Sim<'_> {
             Then::TileUpdates { tile } => self.tile_complete(d, tile),
             Then::DmaRead { tile, start } => {
                 self.devs[d as usize].dma.read_done(start, self.now);
-                let dst = self.coll.forward(d, self.buffer.chunk_of(tile));
+                let dst = self.sched().forward(d, self.buffer.chunk_of(tile));
                 let bytes = self.g.tile_span(tile).1;
                 let v = self.devs[d as usize].acc[tile as usize];
                 if let Some(dst) = dst {
@@ -112,7 +112,7 @@ impl Sim<'_> {
         }
         let chunk = self.buffer.chunk_of(tile);
         let v = super::values::sig(&self.g, d, tile);
-        match self.coll.store_target(d, chunk) {
+        match self.sched().store_target(d, chunk) {
             StoreTarget::Remote(peer) => {
                 // remote_map: the stores travel to the peer as updates.
                 self.send(d, peer, Unit::Tile { tile }, bytes, vec![v]);
@@ -139,7 +139,7 @@ impl Sim<'_> {
     /// The tracker's expected count for `tile` on device `d`: every
     /// contribution the collective brings it, one update per line each.
     fn expected_updates(&self, d: u32, tile: u64) -> u32 {
-        let contributions = self.coll.contributions(d, self.buffer.chunk_of(tile));
+        let contributions = self.sched().contributions(d, self.buffer.chunk_of(tile));
         contributions * (self.g.tile_span(tile).1 / LINE) as u32
     }
 
@@ -228,7 +228,7 @@ impl Sim<'_> {
     /// count it final when the device owns the chunk.
     fn tile_complete(&mut self, d: u32, tile: u64) {
         let chunk = self.buffer.chunk_of(tile);
-        if self.coll.forward(d, chunk).is_none() {
+        if self.sched().forward(d, chunk).is_none() {
             let f = &mut self.devs[d as usize].fused;
             f.finals += 1;
             if f.finals == self.buffer.chunk_len() {

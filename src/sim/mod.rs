@@ -203,6 +203,13 @@ impl<'a> Sim<'a> {
         })
     }
 
+    /// The fused schedule of the run's collective.
+    fn sched(&self) -> &dyn crate::collective::FusedSchedule {
+        self.coll
+            .fused()
+            .expect("the run's collective is a reduce-scatter, which has a fused schedule")
+    }
+
     /// Lets `probe` watch the run (the RTL co-simulation).
     pub fn with_probe(mut self, mut probe: Box<dyn probe::Probe>) -> Self {
         for dev in &mut self.devs {
