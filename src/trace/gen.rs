@@ -570,6 +570,68 @@ mod tests {
         );
     }
 
+    fn layer_op(t: &Trace, name: &str) -> Op {
+        t.op(name).cloned().unwrap()
+    }
+
+    #[test]
+    fn a_layer_has_megatrons_shapes() {
+        let t = generate_layer(Model::Tnlg, 8, DEFAULT_TOKENS).unwrap();
+        assert_eq!(t.name, "tnlg-tp8-layer");
+        assert_eq!(t.version, 2);
+        let shape = |n: &str| match layer_op(&t, n) {
+            Op::Gemm(g) => (g.m, g.n, g.k),
+            other => panic!("{other:?}"),
+        };
+        // H = 4256, tp = 8: QKV N = 3H/tp, OP K = H/tp, FC-1 N = 4H/tp, FC-2 K = 4H/tp.
+        assert_eq!(shape("qkv"), (8192, 1596, 4256));
+        assert_eq!(shape("op"), (8192, 4256, 532));
+        assert_eq!(shape("fc1"), (8192, 2128, 4256));
+        assert_eq!(shape("fc2"), (8192, 4256, 2128));
+        for ar in ["op-ar", "fc2-ar"] {
+            assert!(matches!(layer_op(&t, ar), Op::AllReduce(_)), "{ar}");
+        }
+    }
+
+    #[test]
+    fn attention_figures_follow_heads_and_sequence_length() {
+        // GPT-3: H 12288, A 96, S 2048; T 8192 = 4 sequences; tp 32.
+        let t = generate_layer(Model::Gpt3, 32, DEFAULT_TOKENS).unwrap();
+        let cost = |n: &str| match layer_op(&t, n) {
+            Op::Compute(c) => (c.flops.unwrap(), c.bytes.unwrap()),
+            other => panic!("{other:?}"),
+        };
+        let (tok, s, h_tp, a_tp) = (8192u64, 2048u64, 12288u64 / 32, 3u64);
+        let scores = tok * s * a_tp * 2; // 4 sequences x 3 heads x S x S x 2 B
+        let act = tok * h_tp * 2;
+        assert_eq!(cost("attn-scores"), (2 * tok * s * h_tp, 2 * act + scores));
+        assert_eq!(cost("attn-softmax"), (0, 2 * scores));
+        assert_eq!(cost("attn-context"), (2 * tok * s * h_tp, scores + 2 * act));
+        // Twice the sequence length doubles the matrix FLOPs per token.
+        let mega = generate_layer(Model::MegaGpt2, 8, DEFAULT_TOKENS).unwrap();
+        let f = |t: &Trace| match t.op("attn-scores") {
+            Some(Op::Compute(c)) => c.flops.unwrap() as f64,
+            _ => 0.0,
+        };
+        // Per device: 2 T S H / tp; GPT-3 (S 2048, H/tp 384) vs Mega-GPT-2 (S 1024, H/tp 384).
+        assert_eq!(f(&t) / f(&mega), 2.0);
+    }
+
+    #[test]
+    fn layer_arguments_that_do_not_slice_are_rejected_naming_the_flag() {
+        // Whole sequences: 1000 tokens of T-NLG's 1024-token sequences.
+        let e = generate_layer(Model::Tnlg, 8, 8 * 1000).unwrap_err();
+        assert!(e.to_string().contains("field `tokens`"), "{e}");
+        assert!(e.to_string().contains("S = 1024"), "{e}");
+        // 3H = 12768 does not split 64 ways.
+        let e = generate_layer(Model::Tnlg, 64, DEFAULT_TOKENS).unwrap_err();
+        assert!(e.to_string().contains("field `tp`"), "{e}");
+        let e = generate_layer(Model::Tnlg, 1, DEFAULT_TOKENS).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        let t = generate_layer(Model::Palm, 32, 4096).unwrap();
+        assert_eq!(t.name, "palm-tp32-layer-t4096");
+    }
+
     #[test]
     fn shipped_set_has_28_traces() {
         assert_eq!(shipped().len(), 28);
