@@ -141,12 +141,14 @@ fn mapped_report(imp: &ChakraImport, a: &ImportArgs) -> String {
                 .collect();
             let _ = writeln!(
                 s,
-                "trace       {}: tp {}, {} ops ({}), {} groups",
+                "trace       {}: tp {}, {} op{} ({}), {} group{}",
                 t.name,
                 t.tp,
                 t.ops.len(),
+                plural(t.ops.len()),
                 kinds.join(", "),
-                t.groups.len()
+                t.groups.len(),
+                plural(t.groups.len())
             );
         }
         _ => {
