@@ -323,8 +323,46 @@ fn device_overrides_default_to_nominal() {
     assert_eq!(t.topo_order(), Some(vec![0, 1]));
 }
 
+#[test]
+fn the_version_2_baseline_uses_every_kind_and_validates() {
+    let t = trace::load(&dir().join("valid_graph.json")).unwrap();
+    let g = trace::OpGraph::new(&t).unwrap();
+    let kinds: Vec<&str> = g.kind_counts().iter().map(|k| k.0).collect();
+    assert_eq!(kinds, trace::OP_KINDS);
+    assert_eq!(t.required_version(), 2);
+    // Written back, it is the same trace.
+    let back = trace::parse("b.json", &trace::to_json(&t)).unwrap();
+    assert_eq!(back, t);
+}
+
+/// `src` with `len` bytes at `cut` replaced by `insert`.
+fn edit(src: &str, cut: usize, len: usize, insert: &str) -> String {
+    let start = cut.min(src.len());
+    let end = (start + len).min(src.len());
+    format!("{}{}{}", &src[..start], insert, &src[end..])
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The same for the version-2 baseline: groups, every op kind,
+    /// transfers. An accepted edit also builds its graph.
+    #[test]
+    fn edits_of_a_valid_graph_never_panic(
+        cut in 0usize..1150,
+        len in 0usize..8,
+        insert in "[ -~\\n]{0,6}",
+    ) {
+        let src = std::fs::read_to_string(dir().join("valid_graph.json")).unwrap();
+        match trace::parse("e.json", &edit(&src, cut, len, &insert)) {
+            Ok(t) => prop_assert!(trace::OpGraph::new(&t).is_ok()),
+            Err(e) => {
+                prop_assert_eq!(e.exit_code(), 2);
+                let t3sim::Error::Input(ie) = e else { panic!("not an input error") };
+                prop_assert!(ie.loc.line.is_some());
+            }
+        }
+    }
 
     /// Any edit of a valid trace either parses to a valid trace or fails
     /// with a located input error; it never panics.

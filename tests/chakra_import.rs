@@ -688,4 +688,33 @@ mod synthetic {
         );
         assert!(msg.contains("rank 0 nodes[1] (id 2, `send`)"), "{msg}");
     }
+
+    #[test]
+    fn a_merge_that_would_add_a_wait_is_refused() {
+        // Both ranks run `c`; only rank 0's all-reduce waits for it. One
+        // all-reduce op waiting for `c` would make rank 1 wait too.
+        let dir = tempfile::tempdir().unwrap();
+        let per_rank = vec![
+            vec![
+                comp(1, "c", "", &[]),
+                coll(2, "ar", CollectiveCommType::AllReduce, 4096, &[1]),
+            ],
+            vec![
+                comp(1, "c", "", &[]),
+                coll(2, "ar", CollectiveCommType::AllReduce, 4096, &[]),
+            ],
+        ];
+        let e = chakra::import(&write_ranks(dir.path(), &per_rank)).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("g.1.et") && msg.contains("field `nodes[1]`"),
+            "{msg}"
+        );
+        assert!(msg.contains("per device"), "{msg}");
+        // Ranks that run different numbers of steps cannot be aligned.
+        let uneven = vec![per_rank[0].clone(), per_rank[0][1..].to_vec()];
+        let dir = tempfile::tempdir().unwrap();
+        let e = chakra::import(&write_ranks(dir.path(), &uneven)).unwrap_err();
+        assert!(e.to_string().contains("has 1 mapped nodes"), "{e}");
+    }
 }

@@ -5,8 +5,8 @@
 
 use super::schema::{
     CollectiveOp, ComputeOp, GemmOp, LINE_BYTES, MAX_BUFFER_BYTES, MAX_COMPUTE_BYTES, MAX_DEPS,
-    MAX_DURATION_NS, MAX_FLOPS, MAX_GROUPS, MAX_NAME_BYTES, MAX_OPS, MAX_TP, Op, P2pOp,
-    SUPPORTED_VERSIONS, Trace,
+    MAX_DEVICE_SLOTS, MAX_DURATION_NS, MAX_FLOPS, MAX_GROUPS, MAX_NAME_BYTES, MAX_OPS, MAX_TP, Op,
+    P2pOp, SUPPORTED_VERSIONS, Trace,
 };
 use super::span::{FieldPath, Problem};
 use std::collections::HashMap;
@@ -62,6 +62,28 @@ pub(crate) fn check(t: &Trace) -> Check {
         return fail(
             root.key("ops"),
             format!("{deps} dependencies exceed the limit of {MAX_DEPS}"),
+        );
+    }
+    let sizes: HashMap<&str, u64> = t
+        .groups
+        .iter()
+        .map(|g| (g.name.as_str(), g.devices.len() as u64))
+        .collect();
+    let slots: u64 = t
+        .ops
+        .iter()
+        .map(|o| match (o, o.group()) {
+            (Op::Send(_) | Op::Recv(_), _) => 1,
+            (_, Some(g)) => sizes.get(g).copied().unwrap_or(0),
+            (_, None) => u64::from(t.tp),
+        })
+        .sum();
+    if slots > MAX_DEVICE_SLOTS {
+        return fail(
+            root.key("ops"),
+            format!(
+                "the ops run on {slots} (op, device) pairs in all, beyond the limit of {MAX_DEVICE_SLOTS}"
+            ),
         );
     }
     let mut by_name: HashMap<&str, usize> = HashMap::with_capacity(t.ops.len());

@@ -33,6 +33,10 @@ pub const MAX_OPS: usize = 1 << 20;
 /// Most dependency edges (`deps` entries) over all ops.
 pub const MAX_DEPS: usize = 1 << 23;
 
+/// Most (op, device) pairs over all ops: what the resolved graph stores
+/// (an op on all of 1024 devices counts 1024).
+pub const MAX_DEVICE_SLOTS: u64 = 1 << 26;
+
 /// Most named device groups.
 pub const MAX_GROUPS: usize = 1 << 16;
 
