@@ -717,4 +717,51 @@ mod synthetic {
         let e = chakra::import(&write_ranks(dir.path(), &uneven)).unwrap_err();
         assert!(e.to_string().contains("has 1 mapped nodes"), "{e}");
     }
+
+    #[test]
+    fn per_rank_times_give_per_rank_ops_and_the_gemm_still_pairs_with_its_all_reduce() {
+        // As in a profiled trace: each rank's kernel took its own time.
+        let dir = tempfile::tempdir().unwrap();
+        let c = 1024 * 512 * 2;
+        let per_rank: Vec<Vec<Node>> = (0..4u64)
+            .map(|r| {
+                let mut work = comp(1, "aten::gelu", "", &[]);
+                work.duration_micros = 10 + r;
+                vec![
+                    work,
+                    comp(2, "aten::mm", "[[1024, 256], [256, 512]]", &[1]),
+                    coll(3, "ar", CollectiveCommType::AllReduce, c, &[2]),
+                ]
+            })
+            .collect();
+        let imp = chakra::import(&write_ranks(dir.path(), &per_rank)).unwrap();
+        let t = imp.trace.unwrap();
+        let g = OpGraph::new(&t).unwrap();
+        let names: Vec<&str> = g.ops().iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "aten::gelu#1@r0",
+                "aten::gelu#1@r1",
+                "aten::gelu#1@r2",
+                "aten::gelu#1@r3",
+                "aten::mm#2",
+                "ar#3"
+            ]
+        );
+        for r in 0..4 {
+            assert_eq!(g.op(r).devices, vec![r as u32]);
+            assert_eq!(
+                g.op(r).kind,
+                OpKind::Compute(ComputeNode::Fixed {
+                    duration_ns: (10 + r as u64) * 1000
+                })
+            );
+        }
+        // One GEMM on every rank, waiting on each rank for that rank's gelu.
+        assert_eq!(g.op(4).devices, vec![0, 1, 2, 3]);
+        assert_eq!(g.op(4).deps, vec![0, 1, 2, 3]);
+        assert_eq!(g.gemm_collective_pairs(), vec![(4, 5)]);
+        assert_eq!(t.groups.len(), 4);
+    }
 }

@@ -44,7 +44,7 @@ pub(crate) fn check(t: &Trace) -> Check {
     {
         return fail(
             path,
-            format!("{what} need trace version 2 (this trace says \"version\": 1)"),
+            format!("{what} trace version 2 (this trace says \"version\": 1)"),
         );
     }
     check_groups(t)?;

@@ -524,25 +524,25 @@ impl Trace {
     }
 
     /// The first version-2 feature in the trace, as (field path, what it
-    /// is): `groups`, an op kind beyond gemm / reduce-scatter / all-gather,
-    /// a `group` on an op, a GEMM's `input`.
+    /// is, ending in "need" or "needs"): `groups`, an op kind beyond gemm /
+    /// reduce-scatter / all-gather, a `group` on an op, a GEMM's `input`.
     pub fn first_v2_feature(&self) -> Option<(super::FieldPath, String)> {
         let root = super::FieldPath::root();
         if !self.groups.is_empty() {
-            return Some((root.key("groups"), "named device groups".into()));
+            return Some((root.key("groups"), "named device groups need".into()));
         }
         for (i, op) in self.ops.iter().enumerate() {
             let at = root.key("ops").index(i);
             if !V1_OP_KINDS.contains(&op.kind()) {
-                return Some((at.key("kind"), format!("`{}` ops", op.kind())));
+                return Some((at.key("kind"), format!("`{}` ops need", op.kind())));
             }
             if op.group().is_some() {
-                return Some((at.key("group"), "an op's `group`".into()));
+                return Some((at.key("group"), "an op's `group` needs".into()));
             }
             if let Op::Gemm(g) = op
                 && g.input.is_some()
             {
-                return Some((at.key("input"), "a GEMM's `input`".into()));
+                return Some((at.key("input"), "a GEMM's `input` needs".into()));
             }
         }
         None

@@ -7,7 +7,7 @@
 //!   position, a collective becomes one op per process group (every member
 //!   must run it there, of the same type and size); a GEMM or compute node
 //!   becomes one op per set of ranks whose nodes agree on their shape or
-//!   time and on what they depend on.
+//!   time (split further where one op would add a wait a rank did not have).
 //! - Dependencies (`data_deps`, `ctrl_deps`) between mapped nodes are kept,
 //!   also through nodes that map to nothing (metadata, dropped nodes). In
 //!   the trace they are per device (traces/README.md), so merging ranks
@@ -512,42 +512,69 @@ fn position(
             }
         }
         _ => {
-            // One op per set of ranks that agree on the work and its deps.
-            let mut classes: Vec<(&Item, &BTreeSet<usize>, Vec<usize>)> = Vec::new();
-            for (j, (rank, i, deps)) in at.iter().enumerate() {
+            // One op per set of ranks that agree on the work, waiting on
+            // each rank for what that rank's node waited for: ranks whose
+            // nodes wait for each one's own copy of a step (real traces,
+            // with per-rank times) still make one op.
+            let mut classes: Vec<(&Item, Vec<usize>)> = Vec::new();
+            for (j, (rank, i, _)) in at.iter().enumerate() {
                 let Inst::Work(item) = &insts[*rank as usize][*i] else {
                     return Err(disagree(files, insts, at, 0, j, k));
                 };
-                match classes.iter_mut().find(|c| c.0 == item && c.1 == deps) {
-                    Some(c) => c.2.push(j),
-                    None => classes.push((item, deps, vec![j])),
+                match classes.iter_mut().find(|c| c.0 == item) {
+                    Some(c) => c.1.push(j),
+                    None => classes.push((item, vec![j])),
                 }
             }
-            for (item, deps, members) in classes {
-                let kind = match item {
-                    Item::Gemm(shape) => DraftKind::Gemm {
+            for (item, members) in classes {
+                let kind = || match item {
+                    Item::Gemm(shape) => Some(DraftKind::Gemm {
                         shape: *shape,
                         chunks: None,
-                    },
-                    Item::Compute(t) => DraftKind::Compute(*t),
-                    _ => continue,
+                    }),
+                    Item::Compute(t) => Some(DraftKind::Compute(*t)),
+                    _ => None,
                 };
-                out.push(Draft {
-                    kind,
-                    devices: members.iter().map(|&j| at[j].0).collect(),
-                    deps: deps.clone(),
-                    nodes: members.iter().map(|&j| (at[j].0, at[j].1)).collect(),
-                    key: (k, 1, at[members[0]].0, 0),
-                    input: None,
-                    name: String::new(),
-                });
+                let union: BTreeSet<usize> = members
+                    .iter()
+                    .flat_map(|&j| at[j].2.iter().copied())
+                    .collect();
+                let exact = members
+                    .iter()
+                    .all(|&j| restricted(&union, at[j].0, drafts) == at[j].2);
+                // Otherwise one op per set of ranks with equal dependencies.
+                let parts: Vec<(BTreeSet<usize>, Vec<usize>)> = if exact {
+                    vec![(union, members)]
+                } else {
+                    let mut parts: Vec<(BTreeSet<usize>, Vec<usize>)> = Vec::new();
+                    for j in members {
+                        match parts.iter_mut().find(|p| p.0 == at[j].2) {
+                            Some(p) => p.1.push(j),
+                            None => parts.push((at[j].2.clone(), vec![j])),
+                        }
+                    }
+                    parts
+                };
+                for (deps, members) in parts {
+                    let Some(kind) = kind() else { continue };
+                    out.push(Draft {
+                        kind,
+                        devices: members.iter().map(|&j| at[j].0).collect(),
+                        deps,
+                        nodes: members.iter().map(|&j| (at[j].0, at[j].1)).collect(),
+                        key: (k, 1, at[members[0]].0, 0),
+                        input: None,
+                        name: String::new(),
+                    });
+                }
             }
         }
     }
     // Dependencies are per device: on each of its devices a merged op waits
-    // for those of its deps that run there. Work classes share one dep set;
-    // a collective merges members whose sets may differ, which is exact only
-    // when each member's own set is the merged set restricted to its rank.
+    // for those of its deps that run there. Work ops are exact by
+    // construction; a collective must merge its members, which is exact
+    // only when each member's own set is the merged set restricted to its
+    // rank.
     for d in &out {
         if !matches!(d.kind, DraftKind::Coll { .. }) {
             continue;
@@ -556,12 +583,7 @@ fn position(
             let Some((_, _, own)) = at.iter().find(|x| x.0 == rank) else {
                 continue;
             };
-            let seen: BTreeSet<usize> = d
-                .deps
-                .iter()
-                .copied()
-                .filter(|&p| drafts[p].devices.binary_search(&rank).is_ok())
-                .collect();
+            let seen = restricted(&d.deps, rank, drafts);
             if &seen != own {
                 let r = &files[rank as usize];
                 let extra: Vec<String> = seen
@@ -586,6 +608,14 @@ fn position(
         }
     }
     Ok(out)
+}
+
+/// The ops of `deps` that run on `rank`: what a merged op waits for there.
+fn restricted(deps: &BTreeSet<usize>, rank: u32, drafts: &[Draft]) -> BTreeSet<usize> {
+    deps.iter()
+        .copied()
+        .filter(|&p| drafts[p].devices.binary_search(&rank).is_ok())
+        .collect()
 }
 
 /// The error for ranks whose nodes at position `k` cannot be one op.
