@@ -62,6 +62,35 @@ fn trace_gen_on_stdout_equals_the_shipped_file_byte_for_byte() {
 }
 
 #[test]
+fn trace_gen_layer_equals_the_shipped_layer_and_refuses_a_sublayer_with_it() {
+    let o = t3sim(&["trace", "gen", "--model", "palm", "--tp", "32", "--layer"]);
+    assert!(o.status.success(), "{}", show(&o));
+    let shipped = std::fs::read(root().join("traces/palm-tp32-layer.json")).unwrap();
+    assert!(
+        o.stdout == shipped,
+        "stdout differs from traces/palm-tp32-layer.json"
+    );
+    let o = t3sim(&[
+        "trace",
+        "gen",
+        "--model",
+        "palm",
+        "--tp",
+        "32",
+        "--layer",
+        "--sublayer",
+        "op",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    // T-NLG's 1024-token sequences: 8 x 1000 tokens are not whole ones.
+    let o = t3sim(&[
+        "trace", "gen", "--model", "tnlg", "--tp", "8", "--layer", "--tokens", "8000",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(stderr(&o).contains("--tokens"), "{}", show(&o));
+}
+
+#[test]
 fn trace_gen_all_writes_the_shipped_set() {
     let d = tempfile::tempdir().unwrap();
     let o = t3sim(&[
