@@ -30,7 +30,7 @@ const CATALOGUE: &[(&str, usize, &str, &str)] = &[
         "version-mismatch.json",
         2,
         "version",
-        "version 2 is not supported",
+        "version 3 is not supported",
     ),
     ("version-missing.json", 1, "version", "missing"),
     ("tp-one.json", 4, "tp", "2..=1024"),
@@ -83,7 +83,13 @@ const CATALOGUE: &[(&str, usize, &str, &str)] = &[
         "unknown-op-kind.json",
         18,
         "ops[1].kind",
-        "unknown op kind `all-to-all`",
+        "unknown op kind `broadcast`",
+    ),
+    (
+        "v1-with-v2-kind.json",
+        18,
+        "ops[1].kind",
+        "`all-to-all` ops need trace version 2",
     ),
     ("unknown-input.json", 20, "ops[1].input", "unknown op `fc3`"),
     (
@@ -115,7 +121,73 @@ const CATALOGUE: &[(&str, usize, &str, &str)] = &[
         "rs-bytes-not-chunkable.json",
         20,
         "ops[1].bytes",
-        "multiple of 16",
+        "multiple of 512",
+    ),
+    (
+        "bytes-not-whole-lines.json",
+        9,
+        "ops[0].bytes",
+        "equal chunks of whole 64-B lines",
+    ),
+    (
+        "group-unknown.json",
+        9,
+        "ops[0].group",
+        "unknown group `hi`",
+    ),
+    (
+        "group-not-ascending.json",
+        6,
+        "groups[0].devices[2]",
+        "ascending order",
+    ),
+    (
+        "collective-on-one-device.json",
+        13,
+        "ops[0].group",
+        "needs at least two",
+    ),
+    (
+        "compute-duration-and-flops.json",
+        10,
+        "ops[0].flops",
+        "not both",
+    ),
+    (
+        "compute-flops-without-bytes.json",
+        6,
+        "ops[0].bytes",
+        "needs both `flops` and `bytes`",
+    ),
+    (
+        "transfer-tags-differ.json",
+        16,
+        "ops[1].src",
+        "no send for this recv",
+    ),
+    (
+        "recv-size-differs.json",
+        18,
+        "ops[1].bytes",
+        "receives 8192 B but its send `s`",
+    ),
+    (
+        "dependency-on-other-devices.json",
+        11,
+        "ops[1].deps[0]",
+        "a dependency orders work on the same device",
+    ),
+    (
+        "gemm-input-wrong-size.json",
+        27,
+        "ops[1].input",
+        "operand A",
+    ),
+    (
+        "transfer-deadlock.json",
+        7,
+        "ops[1].deps[0]",
+        "dependency cycle: r0 -> s1 (its send) -> r1 -> s0 (its send) -> r0",
     ),
     (
         "rs-bytes-huge.json",
@@ -133,7 +205,7 @@ const CATALOGUE: &[(&str, usize, &str, &str)] = &[
         "gemm-reduced-twice.json",
         25,
         "ops[2].input",
-        "already consumed by ops[1]",
+        "already the input of ops[1]",
     ),
     (
         "device-out-of-range.json",
@@ -251,8 +323,46 @@ fn device_overrides_default_to_nominal() {
     assert_eq!(t.topo_order(), Some(vec![0, 1]));
 }
 
+#[test]
+fn the_version_2_baseline_uses_every_kind_and_validates() {
+    let t = trace::load(&dir().join("valid_graph.json")).unwrap();
+    let g = trace::OpGraph::new(&t).unwrap();
+    let kinds: Vec<&str> = g.kind_counts().iter().map(|k| k.0).collect();
+    assert_eq!(kinds, trace::OP_KINDS);
+    assert_eq!(t.required_version(), 2);
+    // Written back, it is the same trace.
+    let back = trace::parse("b.json", &trace::to_json(&t)).unwrap();
+    assert_eq!(back, t);
+}
+
+/// `src` with `len` bytes at `cut` replaced by `insert`.
+fn edit(src: &str, cut: usize, len: usize, insert: &str) -> String {
+    let start = cut.min(src.len());
+    let end = (start + len).min(src.len());
+    format!("{}{}{}", &src[..start], insert, &src[end..])
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The same for the version-2 baseline: groups, every op kind,
+    /// transfers. An accepted edit also builds its graph.
+    #[test]
+    fn edits_of_a_valid_graph_never_panic(
+        cut in 0usize..1150,
+        len in 0usize..8,
+        insert in "[ -~\\n]{0,6}",
+    ) {
+        let src = std::fs::read_to_string(dir().join("valid_graph.json")).unwrap();
+        match trace::parse("e.json", &edit(&src, cut, len, &insert)) {
+            Ok(t) => prop_assert!(trace::OpGraph::new(&t).is_ok()),
+            Err(e) => {
+                prop_assert_eq!(e.exit_code(), 2);
+                let t3sim::Error::Input(ie) = e else { panic!("not an input error") };
+                prop_assert!(ie.loc.line.is_some());
+            }
+        }
+    }
 
     /// Any edit of a valid trace either parses to a valid trace or fails
     /// with a located input error; it never panics.

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use t3sim::trace::{self, Op, chakra};
+use t3sim::trace::{self, CollectiveOp, Op, OpGraph, chakra};
 
 fn data() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/chakra")
@@ -17,8 +17,16 @@ fn set(coll: &str, ranks: u32) -> PathBuf {
 
 const MB: u64 = 1 << 20;
 
+/// The one collective of an imported microbenchmark, with its graph view.
+fn only_collective(t: &trace::Trace) -> (CollectiveOp, t3sim::trace::CollectiveNode) {
+    assert_eq!(t.ops.len(), 1, "{:?}", t.ops);
+    let c = t.ops[0].collective().expect("a collective").clone();
+    let g = OpGraph::new(t).unwrap();
+    (c, g.op(0).collective().unwrap().clone())
+}
+
 #[test]
-fn all_reduce_becomes_reduce_scatter_plus_all_gather_at_every_rank_count() {
+fn all_reduce_becomes_one_all_reduce_of_comm_size_at_every_rank_count() {
     for ranks in [4, 8, 16] {
         let imp = chakra::import(&set("all_reduce", ranks)).unwrap();
         assert_eq!(imp.ranks, ranks);
@@ -28,20 +36,21 @@ fn all_reduce_becomes_reduce_scatter_plus_all_gather_at_every_rank_count() {
         let t = imp.trace.expect("a trace");
         assert_eq!(t.tp, ranks);
         assert_eq!(t.name, "all_reduce");
-        assert_eq!(t.ops.len(), 2);
-        let rs = t.reduce_scatter().unwrap();
-        assert_eq!(rs.bytes, Some(MB));
-        assert_eq!(rs.input, None);
-        let ag = t.all_gather().unwrap();
-        assert_eq!(ag.input.as_deref(), Some(rs.name.as_str()));
-        assert_eq!(t.ag_output_bytes(ag), MB);
-        assert_eq!(t.output_bytes(), Some(MB));
-        assert_eq!(t.chunk_bytes(), Some(MB / u64::from(ranks)));
+        assert_eq!(t.version, 2);
+        assert!(matches!(t.ops[0], Op::AllReduce(_)), "{:?}", t.ops);
+        let (c, node) = only_collective(&t);
+        assert_eq!(c.bytes, Some(MB));
+        assert_eq!(c.input, None);
+        assert_eq!(c.group, None);
+        // Ring.cc, All_Reduce: final_data_size = data_size.
+        assert_eq!((node.input_bytes, node.output_bytes), (MB, MB));
+        assert_eq!(node.chunk_bytes, MB / u64::from(ranks));
         assert!(t.gemm().is_none());
         assert_eq!(imp.mapped.len(), 1);
         assert_eq!(imp.mapped[0].name, format!("all_reduce_{ranks}npus_1MB"));
         assert_eq!(imp.mapped[0].what, "ALL_REDUCE of 1048576 B");
-        assert_eq!(imp.mapped[0].ops.len(), 2);
+        assert_eq!(imp.mapped[0].ranks, (0..ranks).collect::<Vec<_>>());
+        assert_eq!(imp.mapped[0].ops.len(), 1);
         // The imported trace is a valid trace file.
         let back = trace::parse("x.json", &trace::to_json(&t)).unwrap();
         assert_eq!(back, t);
@@ -49,42 +58,58 @@ fn all_reduce_becomes_reduce_scatter_plus_all_gather_at_every_rank_count() {
 }
 
 #[test]
-fn all_gather_becomes_an_all_gather_of_the_full_buffer() {
+fn all_gather_gathers_comm_size_from_every_rank() {
     for ranks in [4, 8, 16] {
         let imp = chakra::import(&set("all_gather", ranks)).unwrap();
         assert_eq!(imp.ranks, ranks);
         assert!(imp.unsupported.is_empty());
         let t = imp.trace.expect("a trace");
         assert_eq!(t.tp, ranks);
-        assert_eq!(t.ops.len(), 1);
-        match &t.ops[0] {
-            Op::AllGather(a) => {
-                assert_eq!(a.bytes, Some(MB));
-                assert_eq!(a.name, format!("all_gather_{ranks}npus_1MB#0"));
-            }
-            other => panic!("expected an all-gather, got {other:?}"),
-        }
+        assert!(matches!(t.ops[0], Op::AllGather(_)));
+        let (c, node) = only_collective(&t);
+        // Chakra's comm_size is each rank's input; ASTRA-sim's Ring.cc
+        // gathers final_data_size = data_size * nodes_in_ring.
+        let n = u64::from(ranks);
+        assert_eq!(c.bytes, Some(MB * n));
+        assert_eq!(c.name, format!("all_gather_{ranks}npus_1MB#0"));
+        assert_eq!((node.input_bytes, node.output_bytes), (MB, MB * n));
         assert!(t.reduce_scatter().is_none());
     }
 }
 
 #[test]
-fn all_to_all_is_reported_unsupported_by_rank_id_and_name() {
+fn all_to_all_becomes_an_all_to_all_of_comm_size() {
     for ranks in [4u32, 8, 16] {
         let imp = chakra::import(&set("all_to_all", ranks)).unwrap();
         assert_eq!(imp.ranks, ranks);
-        assert!(imp.trace.is_none());
-        assert!(imp.mapped.is_empty());
-        assert_eq!(imp.unsupported.len(), ranks as usize);
-        for (r, u) in (0u32..).zip(&imp.unsupported) {
-            assert_eq!(u.rank, r);
-            assert_eq!(u.index, 0);
-            // ASTRA-sim numbers each rank's node with the rank.
-            assert_eq!(u.id, u64::from(r));
-            assert_eq!(u.name, format!("all_to_all_{ranks}npus_1MB"));
-            assert!(u.reason.contains("ALL_TO_ALL"), "{}", u.reason);
+        assert!(imp.unsupported.is_empty(), "{:?}", imp.unsupported);
+        let t = imp.trace.expect("a trace");
+        assert!(matches!(t.ops[0], Op::AllToAll(_)));
+        let (c, node) = only_collective(&t);
+        // Ring.cc, All_to_All: final_data_size = data_size, msg_size =
+        // data_size / nodes_in_ring to each peer.
+        assert_eq!(c.bytes, Some(MB));
+        assert_eq!((node.input_bytes, node.output_bytes), (MB, MB));
+        assert_eq!(node.chunk_bytes, MB / u64::from(ranks));
+        assert_eq!(imp.mapped[0].what, "ALL_TO_ALL of 1048576 B");
+    }
+}
+
+#[test]
+fn every_shared_chakra_file_imports_to_a_valid_graph() {
+    let mut sets = 0;
+    for coll in ["all_gather", "all_reduce", "all_to_all"] {
+        for ranks in [4, 8, 16] {
+            let imp = chakra::import(&set(coll, ranks)).unwrap();
+            assert!(imp.unsupported.is_empty(), "{coll} {ranks}");
+            let t = imp.trace.unwrap();
+            let g = OpGraph::new(&t).unwrap();
+            assert_eq!(g.len(), 1);
+            assert_eq!(g.op(0).devices.len(), ranks as usize);
+            sets += 1;
         }
     }
+    assert_eq!(sets, 9);
 }
 
 #[test]
@@ -192,7 +217,8 @@ fn gzip_compressed_files_import() {
     gz.write_all(&good_rank0()).unwrap();
     let (prefix, _) = with_rank0(dir.path(), &gz.finish().unwrap());
     let imp = chakra::import(&prefix).unwrap();
-    assert_eq!(imp.trace.unwrap().reduce_scatter().unwrap().bytes, Some(MB));
+    let t = imp.trace.unwrap();
+    assert_eq!(t.ops[0].collective().unwrap().bytes, Some(MB));
 }
 
 #[test]
@@ -288,9 +314,13 @@ fn ranks_that_run_different_collectives_are_rejected() {
     let msg = e.to_string();
     assert!(msg.contains("x.1.et") && msg.contains("nodes[0]"), "{msg}");
     assert!(msg.contains("differs from rank 0"), "{msg}");
+    assert!(
+        msg.contains("ALL_GATHER") && msg.contains("ALL_REDUCE"),
+        "{msg}"
+    );
 }
 
-// ---- synthetic graphs: GEMMs, dependencies, unsupported nodes ------------
+// ---- synthetic graphs: GEMMs, compute, groups, transfers ----------------
 
 mod synthetic {
     use super::*;
@@ -299,13 +329,18 @@ mod synthetic {
         AttributeProto, CollectiveCommType, GlobalMetadata, IoInfo, Node, NodeType,
         attribute_proto::Value,
     };
+    use t3sim::trace::{ComputeNode, OpKind};
 
-    fn int_attr(name: &str, v: i64) -> AttributeProto {
+    fn attr(name: &str, value: Value) -> AttributeProto {
         AttributeProto {
             name: name.into(),
             doc_string: String::new(),
-            value: Some(Value::Int64Val(v)),
+            value: Some(value),
         }
+    }
+
+    fn int_attr(name: &str, v: i64) -> AttributeProto {
+        attr(name, Value::Int64Val(v))
     }
 
     fn coll(id: u64, name: &str, comm: CollectiveCommType, bytes: i64, deps: &[u64]) -> Node {
@@ -322,12 +357,18 @@ mod synthetic {
         }
     }
 
+    fn on_pg(mut n: Node, pg: &str) -> Node {
+        n.attr.push(attr("pg_name", Value::StringVal(pg.into())));
+        n
+    }
+
     fn comp(id: u64, name: &str, shapes: &str, deps: &[u64]) -> Node {
         Node {
             id,
             name: name.into(),
             r#type: NodeType::CompNode as i32,
             ctrl_deps: deps.to_vec(),
+            duration_micros: 7,
             inputs: Some(IoInfo {
                 values: String::new(),
                 shapes: shapes.into(),
@@ -337,8 +378,27 @@ mod synthetic {
         }
     }
 
-    fn write(dir: &Path, ranks: u32, nodes: &[Node]) -> PathBuf {
-        for r in 0..ranks {
+    fn p2p(id: u64, send: bool, peer: i64, tag: i64, bytes: i64, deps: &[u64]) -> Node {
+        Node {
+            id,
+            name: if send { "send" } else { "recv" }.into(),
+            r#type: if send {
+                NodeType::CommSendNode
+            } else {
+                NodeType::CommRecvNode
+            } as i32,
+            data_deps: deps.to_vec(),
+            attr: vec![
+                int_attr(if send { "comm_dst" } else { "comm_src" }, peer),
+                int_attr("comm_tag", tag),
+                int_attr("comm_size", bytes),
+            ],
+            ..Default::default()
+        }
+    }
+
+    fn write_ranks(dir: &Path, per_rank: &[Vec<Node>]) -> PathBuf {
+        for (r, nodes) in per_rank.iter().enumerate() {
             let mut buf = Vec::new();
             GlobalMetadata {
                 version: "0.0.4".into(),
@@ -354,21 +414,26 @@ mod synthetic {
         dir.join("g")
     }
 
+    fn write(dir: &Path, ranks: u32, nodes: &[Node]) -> PathBuf {
+        write_ranks(dir, &vec![nodes.to_vec(); ranks as usize])
+    }
+
     #[test]
-    fn gemm_then_reduce_scatter_fuses_through_unsupported_nodes() {
+    fn gemm_then_reduce_scatter_fuses_through_unmapped_nodes() {
         let dir = tempfile::tempdir().unwrap();
         let out = 8192 * 4256 * 2;
         let nodes = vec![
             comp(10, "aten::mm", "[[8192, 532], [532, 4256]]", &[]),
-            comp(11, "aten::relu", "[[8192, 4256]]", &[10]),
             Node {
-                id: 12,
-                name: "send".into(),
-                r#type: NodeType::CommSendNode as i32,
+                id: 11,
+                name: "load".into(),
+                r#type: NodeType::MemLoadNode as i32,
+                ctrl_deps: vec![10],
                 ..Default::default()
             },
-            coll(13, "rs", CollectiveCommType::ReduceScatter, out, &[11, 12]),
-            coll(14, "ag", CollectiveCommType::AllGather, out, &[13]),
+            coll(13, "rs", CollectiveCommType::ReduceScatter, out, &[11]),
+            // ASTRA-sim's all-gather of comm_size per rank: the RS's chunk.
+            coll(14, "ag", CollectiveCommType::AllGather, out / 8, &[13]),
         ];
         let imp = chakra::import(&write(dir.path(), 8, &nodes)).unwrap();
         let t = imp.trace.unwrap();
@@ -381,29 +446,58 @@ mod synthetic {
         assert_eq!(rs.bytes, None);
         assert!(rs.deps.is_empty(), "{:?}", rs.deps);
         let ag = t.all_gather().unwrap();
-        assert_eq!(ag.deps, vec!["rs#13".to_string()]);
-        assert_eq!(t.output_bytes(), Some(out as u64));
-        // relu and send on every rank: 2 x 8 entries, never dropped.
-        assert_eq!(imp.unsupported.len(), 16);
-        let r0: Vec<(u64, &str)> = imp
-            .unsupported
-            .iter()
-            .filter(|u| u.rank == 0)
-            .map(|u| (u.id, u.name.as_str()))
-            .collect();
-        assert_eq!(r0, vec![(11, "aten::relu"), (12, "send")]);
-        assert!(imp.unsupported[1].reason.contains("COMM_SEND_NODE"));
-        assert!(imp.unsupported[0].reason.contains("without GEMM shape"));
+        assert_eq!(ag.input.as_deref(), Some("rs#13"));
+        assert_eq!(t.ag_output_bytes(ag), out as u64);
+        let graph = OpGraph::new(&t).unwrap();
+        assert_eq!(graph.gemm_collective_pairs(), vec![(0, 1)]);
+        // The memory node on every rank: 8 entries, never dropped silently.
+        assert_eq!(imp.unsupported.len(), 8);
+        assert!(imp.unsupported[0].reason.contains("MEM_LOAD_NODE"));
+        let dropped = &t.meta.as_ref().unwrap()["dropped"];
+        assert_eq!(dropped.as_array().unwrap().len(), 8);
+        assert_eq!(dropped[0]["id"], 11);
+        assert_eq!(dropped[0]["name"], "load");
     }
 
     #[test]
-    fn sizes_that_do_not_chunk_are_unsupported_with_the_reason() {
+    fn compute_nodes_keep_their_time_and_cpu_gemms_are_not_gemms() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cpu_mm = comp(2, "aten::mm", "[[256, 64], [64, 64]]", &[1]);
+        cpu_mm.attr.push(attr("is_cpu_op", Value::BoolVal(true)));
+        let mut roof = comp(3, "attn", "", &[2]);
+        roof.duration_micros = 0;
+        roof.attr.push(int_attr("num_ops", 1000));
+        roof.attr.push(attr("tensor_size", Value::Uint64Val(4096)));
+        let nodes = vec![comp(1, "aten::relu", "[[256, 64]]", &[]), cpu_mm, roof];
+        let imp = chakra::import(&write(dir.path(), 4, &nodes)).unwrap();
+        assert!(imp.unsupported.is_empty(), "{:?}", imp.unsupported);
+        let t = imp.trace.unwrap();
+        let g = OpGraph::new(&t).unwrap();
+        let kinds: Vec<OpKind> = g.ops().iter().map(|o| o.kind.clone()).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                OpKind::Compute(ComputeNode::Fixed { duration_ns: 7000 }),
+                OpKind::Compute(ComputeNode::Fixed { duration_ns: 7000 }),
+                OpKind::Compute(ComputeNode::Roofline {
+                    flops: 1000,
+                    bytes: 4096
+                }),
+            ]
+        );
+        assert_eq!(g.op(2).deps, vec![1]);
+        assert_eq!(g.op(1).deps, vec![0]);
+    }
+
+    #[test]
+    fn sizes_that_do_not_split_into_lines_are_unsupported_with_the_reason() {
         let dir = tempfile::tempdir().unwrap();
         let nodes = vec![
             coll(1, "odd", CollectiveCommType::ReduceScatter, 1000, &[]),
             coll(2, "neg", CollectiveCommType::AllReduce, -4, &[]),
             coll(3, "ok", CollectiveCommType::AllReduce, 4096, &[1, 2]),
             comp(4, "aten::mm", "[[100, 64], [64, 64]]", &[]),
+            coll(5, "bcast", CollectiveCommType::Broadcast, 4096, &[]),
         ];
         let imp = chakra::import(&write(dir.path(), 8, &nodes)).unwrap();
         let reasons: Vec<&str> = imp
@@ -413,23 +507,261 @@ mod synthetic {
             .map(|u| u.reason.as_str())
             .collect();
         assert_eq!(reasons.len(), 3, "{reasons:?}");
-        assert!(reasons[0].contains("multiple of 16"), "{}", reasons[0]);
+        assert!(reasons[0].contains("64-B lines"), "{}", reasons[0]);
         assert!(reasons[1].contains("negative"), "{}", reasons[1]);
-        assert!(reasons[2].contains("M = 100"), "{}", reasons[2]);
+        assert!(reasons[2].contains("BROADCAST"), "{}", reasons[2]);
         let t = imp.trace.unwrap();
+        // The GEMM feeds no collective, so M = 100 needs no chunking.
         assert_eq!(t.ops.len(), 2);
         assert!(t.ops[0].deps().is_empty());
+        assert_eq!(t.gemm().unwrap().m, 100);
     }
 
     #[test]
-    fn a_dependency_cycle_in_the_graph_does_not_hang() {
+    fn a_dependency_cycle_in_the_graph_is_refused_naming_it() {
         let dir = tempfile::tempdir().unwrap();
         let nodes = vec![
             comp(1, "a", "", &[2]),
             comp(2, "b", "", &[1]),
             coll(3, "rs", CollectiveCommType::ReduceScatter, 4096, &[1]),
         ];
+        let e = chakra::import(&write(dir.path(), 4, &nodes)).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        let msg = e.to_string();
+        assert!(msg.contains("g.0.et"), "{msg}");
+        assert!(
+            msg.contains(
+                "dependency cycle: nodes[0] (id 1, `a`) -> nodes[1] (id 2, `b`) -> nodes[0]"
+            ),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_layer_fragment_keeps_every_op_and_pairs_each_gemm_with_its_collective() {
+        // GEMM -> RS -> AG -> GEMM -> AR on 4 ranks (sequence-parallel MLP).
+        let dir = tempfile::tempdir().unwrap();
+        let c1 = 1024 * 4096 * 2;
+        let c2 = 1024 * 1024 * 2;
+        let nodes = vec![
+            comp(1, "aten::mm", "[[1024, 256], [256, 4096]]", &[]),
+            coll(2, "rs", CollectiveCommType::ReduceScatter, c1, &[1]),
+            coll(3, "ag", CollectiveCommType::AllGather, c1 / 4, &[2]),
+            comp(4, "aten::mm", "[[1024, 4096], [4096, 1024]]", &[3]),
+            coll(5, "ar", CollectiveCommType::AllReduce, c2, &[4]),
+        ];
         let imp = chakra::import(&write(dir.path(), 4, &nodes)).unwrap();
-        assert_eq!(imp.trace.unwrap().ops.len(), 1);
+        assert!(imp.unsupported.is_empty());
+        let t = imp.trace.unwrap();
+        let g = OpGraph::new(&t).unwrap();
+        let kinds: Vec<&str> = g.ops().iter().map(|o| o.kind_name()).collect();
+        assert_eq!(
+            kinds,
+            ["gemm", "reduce-scatter", "all-gather", "gemm", "all-reduce"]
+        );
+        assert_eq!(g.gemm_collective_pairs(), vec![(0, 1), (3, 4)]);
+        assert_eq!(g.op(2).collective().unwrap().input, Some(1));
+        assert_eq!(g.op(2).collective().unwrap().output_bytes, c1 as u64);
+        assert_eq!(g.op(3).deps, vec![2]);
+        assert_eq!(g.single_pair(), None);
+    }
+
+    /// 8 ranks; ranks 0-3 run an all-reduce on process group `1`, ranks
+    /// 4-7 on `2`.
+    fn two_groups(pg_meta: bool) -> Vec<Vec<Node>> {
+        (0..8)
+            .map(|r| {
+                let mut v = Vec::new();
+                if pg_meta {
+                    v.push(Node {
+                        id: 100,
+                        name: "## process_group:init ##".into(),
+                        r#type: NodeType::MetadataNode as i32,
+                        inputs: Some(IoInfo {
+                            values: r#"['[{"pg_name": "0", "ranks": []}, {"pg_name": "1", "ranks": [0, 1, 2, 3]}, {"pg_name": "2", "ranks": [4, 5, 6, 7]}]']"#.into(),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    });
+                }
+                let pg = if r < 4 { "1" } else { "2" };
+                v.push(on_pg(
+                    coll(1, "ar", CollectiveCommType::AllReduce, 1 << 20, &[100]),
+                    pg,
+                ));
+                v.push(coll(2, "world", CollectiveCommType::AllReduce, 1 << 20, &[1]));
+                v
+            })
+            .collect()
+    }
+
+    fn check_two_groups(t: &trace::Trace) {
+        let g = OpGraph::new(t).unwrap();
+        let names: Vec<&str> = g.ops().iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(names, ["ar#1@ranks0-3", "ar#1@ranks4-7", "world#2"]);
+        assert_eq!(g.op(0).devices, vec![0, 1, 2, 3]);
+        assert_eq!(g.op(1).devices, vec![4, 5, 6, 7]);
+        assert_eq!(g.op(1).group.as_deref(), Some("ranks4-7"));
+        assert_eq!(g.op(0).collective().unwrap().chunk_bytes, (1 << 20) / 4);
+        assert_eq!(g.op(2).devices.len(), 8);
+        assert_eq!(g.op(2).deps, vec![0, 1]);
+        assert_eq!(t.groups.len(), 2);
+    }
+
+    #[test]
+    fn process_groups_from_metadata_become_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        let imp = chakra::import(&write_ranks(dir.path(), &two_groups(true))).unwrap();
+        assert!(imp.unsupported.is_empty(), "{:?}", imp.unsupported);
+        check_two_groups(imp.trace.as_ref().unwrap());
+        assert!(
+            imp.mapped.iter().any(|m| m.ops.is_empty()
+                && m.ranks.len() == 8
+                && m.what.contains("`1` = ranks 0-3"))
+        );
+    }
+
+    #[test]
+    fn process_groups_from_a_comm_group_file_become_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        let prefix = write_ranks(dir.path(), &two_groups(false));
+        // Without the file the groups are unknown: refused, by node.
+        let imp = chakra::import(&prefix).unwrap();
+        assert_eq!(imp.unsupported.len(), 8);
+        assert!(imp.unsupported[0].reason.contains("--comm-groups"));
+        let file = dir.path().join("groups.json");
+        std::fs::write(&file, r#"{"1": [0, 1, 2, 3], "2": [4, 5, 6, 7]}"#).unwrap();
+        let opts = chakra::ImportOptions {
+            comm_groups: Some(file.clone()),
+        };
+        let imp = chakra::import_with(&prefix, &opts).unwrap();
+        assert!(imp.unsupported.is_empty());
+        check_two_groups(imp.trace.as_ref().unwrap());
+        std::fs::write(&file, r#"{"1": [0, 9]}"#).unwrap();
+        let e = chakra::import_with(&prefix, &opts).unwrap_err();
+        assert!(e.to_string().contains("names rank 9"), "{e}");
+    }
+
+    #[test]
+    fn sends_and_receives_become_transfers_between_their_ranks() {
+        let dir = tempfile::tempdir().unwrap();
+        let per_rank = vec![
+            vec![
+                comp(1, "work", "", &[]),
+                p2p(2, true, 1, 3, 4096, &[1]),
+                coll(3, "ar", CollectiveCommType::AllReduce, 4096, &[2]),
+            ],
+            vec![
+                comp(1, "work", "", &[]),
+                p2p(2, false, 0, 3, 4096, &[1]),
+                coll(3, "ar", CollectiveCommType::AllReduce, 4096, &[2]),
+            ],
+        ];
+        let imp = chakra::import(&write_ranks(dir.path(), &per_rank)).unwrap();
+        assert!(imp.unsupported.is_empty(), "{:?}", imp.unsupported);
+        let t = imp.trace.unwrap();
+        let g = OpGraph::new(&t).unwrap();
+        let names: Vec<&str> = g.ops().iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(names, ["work#1", "send#2@r0", "recv#2@r1", "ar#3"]);
+        match (&g.op(1).kind, &g.op(2).kind) {
+            (OpKind::Send(s), OpKind::Recv(r)) => {
+                assert_eq!((s.src, s.dst, s.tag, s.bytes), (0, 1, 3, 4096));
+                assert_eq!(s.peer, 2);
+                assert_eq!(r.peer, 1);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(g.op(1).devices, vec![0]);
+        assert_eq!(g.op(2).devices, vec![1]);
+        // The all-reduce waits on each rank for that rank's side only.
+        assert_eq!(g.op(3).deps, vec![1, 2]);
+
+        // A receive of another size than its send is refused, naming both.
+        let mut bad = per_rank.clone();
+        bad[1][1] = p2p(2, false, 0, 3, 8192, &[1]);
+        let dir = tempfile::tempdir().unwrap();
+        let e = chakra::import(&write_ranks(dir.path(), &bad)).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("g.1.et") && msg.contains("receives 8192 B"),
+            "{msg}"
+        );
+        assert!(msg.contains("rank 0 nodes[1] (id 2, `send`)"), "{msg}");
+    }
+
+    #[test]
+    fn a_merge_that_would_add_a_wait_is_refused() {
+        // Both ranks run `c`; only rank 0's all-reduce waits for it. One
+        // all-reduce op waiting for `c` would make rank 1 wait too.
+        let dir = tempfile::tempdir().unwrap();
+        let per_rank = vec![
+            vec![
+                comp(1, "c", "", &[]),
+                coll(2, "ar", CollectiveCommType::AllReduce, 4096, &[1]),
+            ],
+            vec![
+                comp(1, "c", "", &[]),
+                coll(2, "ar", CollectiveCommType::AllReduce, 4096, &[]),
+            ],
+        ];
+        let e = chakra::import(&write_ranks(dir.path(), &per_rank)).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("g.1.et") && msg.contains("field `nodes[1]`"),
+            "{msg}"
+        );
+        assert!(msg.contains("per device"), "{msg}");
+        // Ranks that run different numbers of steps cannot be aligned.
+        let uneven = vec![per_rank[0].clone(), per_rank[0][1..].to_vec()];
+        let dir = tempfile::tempdir().unwrap();
+        let e = chakra::import(&write_ranks(dir.path(), &uneven)).unwrap_err();
+        assert!(e.to_string().contains("has 1 mapped nodes"), "{e}");
+    }
+
+    #[test]
+    fn per_rank_times_give_per_rank_ops_and_the_gemm_still_pairs_with_its_all_reduce() {
+        // As in a profiled trace: each rank's kernel took its own time.
+        let dir = tempfile::tempdir().unwrap();
+        let c = 1024 * 512 * 2;
+        let per_rank: Vec<Vec<Node>> = (0..4u64)
+            .map(|r| {
+                let mut work = comp(1, "aten::gelu", "", &[]);
+                work.duration_micros = 10 + r;
+                vec![
+                    work,
+                    comp(2, "aten::mm", "[[1024, 256], [256, 512]]", &[1]),
+                    coll(3, "ar", CollectiveCommType::AllReduce, c, &[2]),
+                ]
+            })
+            .collect();
+        let imp = chakra::import(&write_ranks(dir.path(), &per_rank)).unwrap();
+        let t = imp.trace.unwrap();
+        let g = OpGraph::new(&t).unwrap();
+        let names: Vec<&str> = g.ops().iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "aten::gelu#1@r0",
+                "aten::gelu#1@r1",
+                "aten::gelu#1@r2",
+                "aten::gelu#1@r3",
+                "aten::mm#2",
+                "ar#3"
+            ]
+        );
+        for r in 0..4 {
+            assert_eq!(g.op(r).devices, vec![r as u32]);
+            assert_eq!(
+                g.op(r).kind,
+                OpKind::Compute(ComputeNode::Fixed {
+                    duration_ns: (10 + r as u64) * 1000
+                })
+            );
+        }
+        // One GEMM on every rank, waiting on each rank for that rank's gelu.
+        assert_eq!(g.op(4).devices, vec![0, 1, 2, 3]);
+        assert_eq!(g.op(4).deps, vec![0, 1, 2, 3]);
+        assert_eq!(g.gemm_collective_pairs(), vec![(4, 5)]);
+        assert_eq!(t.groups.len(), 4);
     }
 }

@@ -1,6 +1,7 @@
 //! The traces in `traces/` are exactly what the generator produces, so
-//! they cannot drift from it. `T3SIM_BLESS=1 cargo test --test
-//! shipped_traces` rewrites them.
+//! they cannot drift from it: the 28 sub-layers (format version 1) and the
+//! 5 layers (version 2). `T3SIM_BLESS=1 cargo test --test shipped_traces`
+//! rewrites them.
 
 use std::path::PathBuf;
 use t3sim::trace::{self, generator};
@@ -13,8 +14,13 @@ fn traces_dir() -> PathBuf {
 fn shipped_traces_match_the_generator() {
     let bless = std::env::var_os("T3SIM_BLESS").is_some();
     let mut stale = Vec::new();
-    for (model, tp, sub) in generator::shipped() {
-        let t = trace::generate(model, tp, sub, trace::DEFAULT_TOKENS).unwrap();
+    let subs = generator::shipped()
+        .into_iter()
+        .map(|(m, tp, s)| trace::generate(m, tp, s, trace::DEFAULT_TOKENS).unwrap());
+    let layers = generator::shipped_layers()
+        .into_iter()
+        .map(|(m, tp)| trace::generate_layer(m, tp, trace::DEFAULT_TOKENS).unwrap());
+    for t in subs.chain(layers) {
         let path = traces_dir().join(format!("{}.json", t.name));
         let want = trace::to_json(&t);
         if bless {
@@ -50,7 +56,33 @@ fn every_shipped_trace_loads_and_round_trips() {
             count += 1;
         }
     }
-    assert_eq!(count, 28);
+    assert_eq!(count, 33);
+}
+
+#[test]
+fn sub_layers_stay_version_1_and_layers_are_version_2() {
+    for (m, tp, s) in generator::shipped() {
+        let t = trace::generate(m, tp, s, trace::DEFAULT_TOKENS).unwrap();
+        assert_eq!(t.version, 1, "{}", t.name);
+    }
+    let names: Vec<String> = generator::shipped_layers()
+        .into_iter()
+        .map(|(m, tp)| {
+            let t = trace::generate_layer(m, tp, trace::DEFAULT_TOKENS).unwrap();
+            assert_eq!(t.version, 2, "{}", t.name);
+            t.name
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "mega-gpt2-tp8-layer",
+            "tnlg-tp8-layer",
+            "gpt3-tp32-layer",
+            "palm-tp32-layer",
+            "mtnlg-tp32-layer"
+        ]
+    );
 }
 
 #[test]

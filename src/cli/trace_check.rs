@@ -6,15 +6,18 @@
 use super::progress::{self, Ui};
 use clap::Args;
 use std::path::PathBuf;
-use t3sim::trace::{self, Trace};
+use t3sim::trace::{self, ComputeNode, Dtype, OpGraph, OpKind, Trace};
 
 pub const EXAMPLES: &str = "Examples:
   t3sim trace check traces/tnlg-tp8-fc2.json
   t3sim trace check traces/*.json
   t3sim -q trace check my.json && echo valid     # exit 2 names file:line:column and field
 
-Each valid file prints: name, tp, the GEMM (M x N x K, dtype, tile), the
-bytes each device reduce-scatters, and one RS chunk (bytes / tp).";
+Each valid file prints a line with its name, version, tp and ops per kind, then
+its groups and one line per op in the order the engine runs them: a GEMM's
+shape, a collective's bytes per device before and after (and its chunk), a
+compute op's time or FLOPs and bytes, a transfer's devices and size, and what
+each op waits for.";
 
 /// Arguments of `trace check`.
 #[derive(Debug, Args)]
@@ -28,9 +31,9 @@ pub fn run(a: CheckArgs, _ui: &Ui) -> anyhow::Result<()> {
     let mut out = String::new();
     let mut bad: Vec<t3sim::Error> = Vec::new();
     for f in &a.files {
-        match trace::load(f) {
-            Ok(t) => {
-                out.push_str(&format!("{}: ok  {}\n", f.display(), summary(&t)));
+        match trace::load(f).and_then(|t| OpGraph::new(&t).map(|g| (t, g))) {
+            Ok((t, g)) => {
+                out.push_str(&format!("{}: ok  {}", f.display(), summary(&t, &g)));
             }
             Err(e) => {
                 // Results so far first, so the error lands after the files
@@ -55,41 +58,125 @@ pub fn run(a: CheckArgs, _ui: &Ui) -> anyhow::Result<()> {
     }
 }
 
-/// `tnlg-tp8-fc2  tp 8  gemm fc2 8192 x 4256 x 2128 fp16 ...`.
-fn summary(t: &Trace) -> String {
-    let gemm = match t.gemm() {
-        Some(g) => format!(
-            "gemm `{}` M x N x K = {} x {} x {} {} (tile {}x{}x{})",
-            g.name,
-            g.m,
-            g.n,
-            g.k,
-            serde_json::to_value(g.dtype)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
-            g.tile_m,
-            g.tile_n,
-            g.tile_k
-        ),
-        None => "no gemm".to_string(),
-    };
-    let sizes = match (t.output_bytes(), t.chunk_bytes()) {
-        (Some(o), Some(c)) => format!("output {}  chunk {}", super::bytes(o), super::bytes(c)),
-        _ => "no reduce-scatter".to_string(),
-    };
-    let kinds: Vec<&str> = t.ops.iter().map(|o| o.kind()).collect();
+/// Devices as `0-7`, `3` or `0,2,4`.
+pub(super) fn devices_text(d: &[u32]) -> String {
+    match d {
+        [] => "none".into(),
+        [only] => only.to_string(),
+        [first, .., last] if (*last - *first) as usize + 1 == d.len() => {
+            format!("{first}-{last}")
+        }
+        _ => d.iter().map(u32::to_string).collect::<Vec<_>>().join(","),
+    }
+}
+
+fn dtype(d: Dtype) -> &'static str {
+    match d {
+        Dtype::Fp16 => "fp16",
+        Dtype::Bf16 => "bf16",
+    }
+}
+
+/// The header line, the groups, and one line per op.
+fn summary(t: &Trace, g: &OpGraph) -> String {
+    let kinds: Vec<String> = g
+        .kind_counts()
+        .iter()
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect();
     let devices = if t.is_symmetric() {
         String::new()
     } else {
         format!("  {} device overrides", t.devices.len())
     };
-    format!(
-        "{}  tp {}  {}  {}  ops {}{devices}",
+    let mut s = format!(
+        "{}  version {}  tp {}  {} op{}: {}{devices}\n",
         t.name,
+        t.version,
         t.tp,
-        gemm,
-        sizes,
+        g.len(),
+        if g.len() == 1 { "" } else { "s" },
         kinds.join(", ")
-    )
+    );
+    for grp in g.groups() {
+        s.push_str(&format!(
+            "  group {}: devices {}\n",
+            grp.name,
+            devices_text(&grp.devices)
+        ));
+    }
+    let width = g.ops().iter().map(|o| o.name.len()).max().unwrap_or(0);
+    for o in g.ops() {
+        let what = match &o.kind {
+            OpKind::Gemm(n) => {
+                let x = &n.gemm;
+                let input = n
+                    .input
+                    .map(|i| format!(", A = output of `{}`", g.op(i).name))
+                    .unwrap_or_default();
+                format!(
+                    "M x N x K = {} x {} x {} {} (tile {}x{}x{}){input}",
+                    x.m,
+                    x.n,
+                    x.k,
+                    dtype(x.dtype),
+                    x.tile_m,
+                    x.tile_n,
+                    x.tile_k
+                )
+            }
+            OpKind::Collective(c) => {
+                let of = c
+                    .input
+                    .map(|i| format!(" of `{}`", g.op(i).name))
+                    .unwrap_or_default();
+                format!(
+                    "per device: in {}, out {}, chunk {}{of}",
+                    super::bytes(c.input_bytes),
+                    super::bytes(c.output_bytes),
+                    super::bytes(c.chunk_bytes)
+                )
+            }
+            OpKind::Compute(ComputeNode::Fixed { duration_ns }) => {
+                format!("fixed {duration_ns} ns")
+            }
+            OpKind::Compute(ComputeNode::Roofline { flops, bytes }) => format!(
+                "roofline: {flops} FLOPs, {} per device",
+                super::bytes(*bytes)
+            ),
+            OpKind::Send(x) | OpKind::Recv(x) => format!(
+                "{} from device {} to device {}, tag {}",
+                super::bytes(x.bytes),
+                x.src,
+                x.dst,
+                x.tag
+            ),
+        };
+        let on = match &o.group {
+            Some(grp) => format!("group {grp}"),
+            None => format!("devices {}", devices_text(&o.devices)),
+        };
+        let input = match &o.kind {
+            OpKind::Gemm(n) => n.input,
+            OpKind::Collective(c) => c.input,
+            _ => None,
+        };
+        let names: Vec<String> = o
+            .deps
+            .iter()
+            .filter(|&&d| Some(d) != input)
+            .map(|&d| format!("`{}`", g.op(d).name))
+            .collect();
+        let after = if names.is_empty() {
+            String::new()
+        } else {
+            format!("; after {}", names.join(", "))
+        };
+        s.push_str(&format!(
+            "  {:<14} {:<width$}  on {on}: {what}{after}\n",
+            o.kind_name(),
+            o.name
+        ));
+    }
+    s
 }

@@ -1,8 +1,9 @@
-//! Synthetic traces of the Transformer sub-layers T3 evaluates: a
-//! tensor-sliced GEMM whose `T x H` partial-sum output is reduce-scattered
-//! (DESIGN.md sections 1 and 5).
+//! Synthetic traces of the Transformer sub-layers T3 evaluates (a
+//! tensor-sliced GEMM whose `T x H` partial-sum output is reduce-scattered;
+//! DESIGN.md sections 1 and 5) and of a whole layer's forward pass
+//! ([`generate_layer`]).
 
-use super::schema::{Dtype, GemmOp, MAX_TP, Op, ReduceScatterOp, TRACE_VERSION, Trace};
+use super::schema::{CollectiveOp, ComputeOp, Dtype, GemmOp, MAX_TP, Op, ReduceScatterOp, Trace};
 use crate::error::{InputError, Location, Result};
 use std::fmt;
 use std::str::FromStr;
@@ -67,12 +68,38 @@ impl Model {
         }
     }
 
-    /// TP degrees the shipped traces use for this model.
+    /// Attention heads A (traces/README.md gives each source).
+    pub fn heads(self) -> u64 {
+        match self {
+            Model::MegaGpt2 => 32,
+            Model::Tnlg => 28,
+            Model::Gpt3 => 96,
+            Model::Palm => 48,
+            Model::Mtnlg => 128,
+        }
+    }
+
+    /// Sequence length S in tokens (traces/README.md gives each source;
+    /// T-NLG's is not published and is taken from Megatron-LM's GPT-2).
+    pub fn seq_len(self) -> u64 {
+        match self {
+            Model::MegaGpt2 | Model::Tnlg => 1024,
+            Model::Gpt3 | Model::Palm | Model::Mtnlg => 2048,
+        }
+    }
+
+    /// TP degrees the shipped sub-layer traces use for this model.
     pub fn shipped_tp(self) -> &'static [u32] {
         match self {
             Model::MegaGpt2 | Model::Tnlg => &[8, 16],
             Model::Gpt3 | Model::Palm | Model::Mtnlg => &[32],
         }
+    }
+
+    /// The TP degree of the shipped layer trace: the paper's smallest for
+    /// the model.
+    pub fn shipped_layer_tp(self) -> u32 {
+        self.shipped_tp()[0]
     }
 }
 
@@ -242,18 +269,22 @@ pub fn generate(model: Model, tp: u32, sublayer: SubLayer, tokens: u64) -> Resul
         tile_m,
         tile_n: tile_n_for(h),
         tile_k: tile_k_for(k),
+        input: None,
+        group: None,
         deps: Vec::new(),
     };
     let rs = ReduceScatterOp {
         name: format!("{}-rs", sublayer.name()),
         input: Some(gemm.name.clone()),
         bytes: None,
+        group: None,
         deps: Vec::new(),
     };
-    let trace = Trace {
-        version: TRACE_VERSION,
+    let mut trace = Trace {
+        version: 1,
         name: name.clone(),
         tp,
+        groups: Vec::new(),
         ops: vec![Op::Gemm(gemm), Op::ReduceScatter(rs)],
         devices: Vec::new(),
         meta: Some(serde_json::json!({
@@ -266,6 +297,179 @@ pub fn generate(model: Model, tp: u32, sublayer: SubLayer, tokens: u64) -> Resul
             "k": format!("{}H/tp", sublayer.k_multiple()),
         })),
     };
+    trace.version = trace.required_version();
+    super::validate(&trace, &name)?;
+    Ok(trace)
+}
+
+/// The shipped layer traces: (model, tp) at [`DEFAULT_TOKENS`].
+pub fn shipped_layers() -> Vec<(Model, u32)> {
+    Model::ALL
+        .into_iter()
+        .map(|m| (m, m.shipped_layer_tp()))
+        .collect()
+}
+
+/// The layer trace name (and file stem): `tnlg-tp8-layer`, with
+/// `-t<tokens>` appended when tokens differ from the default.
+pub fn layer_name(model: Model, tp: u32, tokens: u64) -> String {
+    let mut name = format!("{model}-tp{tp}-layer");
+    if tokens != DEFAULT_TOKENS {
+        name.push_str(&format!("-t{tokens}"));
+    }
+    name
+}
+
+/// `v / tp`, or an error naming what does not slice evenly.
+fn sliced(what: &str, v: u64, tp: u64, model: Model) -> Result<u64> {
+    if v.is_multiple_of(tp) {
+        Ok(v / tp)
+    } else {
+        Err(bad(
+            "tp",
+            format!(
+                "{what} = {v} does not split over tp = {tp} devices for {model} (H = {})",
+                model.hidden()
+            ),
+        ))
+    }
+}
+
+/// One Transformer layer's forward pass under Megatron tensor parallelism
+/// at TP degree `tp` over `tokens` tokens (T = tokens, H = hidden size,
+/// A heads, S sequence length, all per device):
+///
+/// | op | kind | shape or size |
+/// |---|---|---|
+/// | `qkv` | gemm | M = T, N = 3H/tp, K = H |
+/// | `attn-scores` | compute | Q K^T: 2 T S H/tp FLOPs; reads Q, K, writes the T S A/tp scores |
+/// | `attn-softmax` | compute | reads and writes the scores (no matrix FLOPs) |
+/// | `attn-context` | compute | P V: 2 T S H/tp FLOPs; reads the scores and V, writes T x H/tp |
+/// | `op` | gemm | M = T, N = H, K = H/tp |
+/// | `op-ar` | all-reduce | of `op`'s output |
+/// | `fc1` | gemm | M = T, N = 4H/tp, K = H, A = `op-ar`'s output |
+/// | `fc2` | gemm | M = T, N = H, K = 4H/tp, A = `fc1`'s output |
+/// | `fc2-ar` | all-reduce | of `fc2`'s output |
+///
+/// Layer norms, residual adds, the GELU and dropout are left out (each is
+/// element-wise and small next to these). traces/README.md derives the
+/// attention figures and gives each model's A and S with its source.
+pub fn generate_layer(model: Model, tp: u32, tokens: u64) -> Result<Trace> {
+    if !(2..=MAX_TP).contains(&tp) {
+        return Err(bad(
+            "tp",
+            format!("tp = {tp} is outside the supported range 2..={MAX_TP}"),
+        ));
+    }
+    let tp64 = u64::from(tp);
+    let h = model.hidden();
+    let (heads, seq) = (model.heads(), model.seq_len());
+    let qkv_n = sliced("3H", 3 * h, tp64, model)?;
+    let h_tp = sliced("H", h, tp64, model)?;
+    let ffn_tp = sliced("4H", 4 * h, tp64, model)?;
+    if tokens == 0 || !tokens.is_multiple_of(tp64) || !tokens.is_multiple_of(seq) {
+        return Err(bad(
+            "tokens",
+            format!(
+                "tokens = {tokens} must be a positive multiple of tp = {tp} (one all-reduce chunk \
+                 per device) and of {model}'s sequence length S = {seq} (whole sequences)"
+            ),
+        ));
+    }
+    let rows = tokens / tp64;
+    let (Some(tile_chunk), Some(tile_full)) = (tile_m_for(rows), tile_m_for(tokens)) else {
+        return Err(bad(
+            "tokens",
+            format!(
+                "tokens / tp = {rows} rows per chunk is not a multiple of {MIN_TILE_M}, so no tile_m of \
+                 at least {MIN_TILE_M} covers a chunk exactly; choose tokens a multiple of {}",
+                tp64 * MIN_TILE_M
+            ),
+        ));
+    };
+    // Scores per device: T/S sequences x A/tp heads x S x S = T S A / tp
+    // elements (A/tp may be fractional, as H/tp is for the GEMMs: the
+    // split is even on average).
+    let score_elems = tokens * seq * heads;
+    if !score_elems.is_multiple_of(tp64) {
+        return Err(bad(
+            "tp",
+            format!(
+                "the attention scores (T S A = {score_elems} elements) do not split over tp = {tp}"
+            ),
+        ));
+    }
+    let el = Dtype::Fp16.bytes();
+    let scores = score_elems / tp64 * el;
+    let act = tokens * h_tp * el; // one T x H/tp activation (Q, K, V or the context)
+    let matmul = 2 * tokens * seq * h_tp; // Q K^T, and P V: 2 T S H/tp each
+    let gemm = |name: &str, n: u64, k: u64, tile_m: u32, input: Option<&str>, deps: &[&str]| {
+        Op::Gemm(GemmOp {
+            name: name.into(),
+            m: tokens,
+            n,
+            k,
+            dtype: Dtype::Fp16,
+            tile_m,
+            tile_n: tile_n_for(n),
+            tile_k: tile_k_for(k),
+            input: input.map(str::to_string),
+            group: None,
+            deps: deps.iter().map(|d| d.to_string()).collect(),
+        })
+    };
+    let compute = |name: &str, flops: u64, bytes: u64, dep: &str| {
+        Op::Compute(ComputeOp {
+            name: name.into(),
+            duration_ns: None,
+            flops: Some(flops),
+            bytes: Some(bytes),
+            group: None,
+            deps: vec![dep.to_string()],
+        })
+    };
+    let all_reduce = |name: &str, input: &str| {
+        Op::AllReduce(CollectiveOp {
+            name: name.into(),
+            input: Some(input.into()),
+            bytes: None,
+            group: None,
+            deps: Vec::new(),
+        })
+    };
+    let name = layer_name(model, tp, tokens);
+    let mut trace = Trace {
+        version: 2,
+        name: name.clone(),
+        tp,
+        groups: Vec::new(),
+        ops: vec![
+            gemm("qkv", qkv_n, h, tile_full, None, &[]),
+            compute("attn-scores", matmul, 2 * act + scores, "qkv"),
+            compute("attn-softmax", 0, 2 * scores, "attn-scores"),
+            compute("attn-context", matmul, scores + 2 * act, "attn-softmax"),
+            gemm("op", h, h_tp, tile_chunk, None, &["attn-context"]),
+            all_reduce("op-ar", "op"),
+            gemm("fc1", ffn_tp, h, tile_full, Some("op-ar"), &[]),
+            gemm("fc2", h, ffn_tp, tile_chunk, Some("fc1"), &[]),
+            all_reduce("fc2-ar", "fc2"),
+        ],
+        devices: Vec::new(),
+        meta: Some(serde_json::json!({
+            "generator": "t3sim::trace::gen",
+            "model": model.name(),
+            "hidden": h,
+            "heads": heads,
+            "seq_len": seq,
+            "tokens": tokens,
+            "sequences": tokens / seq,
+            "pass": "forward",
+            "layer": "Megatron tensor-parallel Transformer layer",
+            "attention": "scores: 2TSH/tp FLOPs, 2x2TH/tp + 2TSA/tp B; softmax: 0 FLOPs, 2x2TSA/tp B; \
+                          context: 2TSH/tp FLOPs, 2TSA/tp + 2x2TH/tp B",
+        })),
+    };
+    trace.version = trace.required_version();
     super::validate(&trace, &name)?;
     Ok(trace)
 }
@@ -366,8 +570,71 @@ mod tests {
         );
     }
 
+    fn layer_op(t: &Trace, name: &str) -> Op {
+        t.op(name).cloned().unwrap()
+    }
+
+    #[test]
+    fn a_layer_has_megatrons_shapes() {
+        let t = generate_layer(Model::Tnlg, 8, DEFAULT_TOKENS).unwrap();
+        assert_eq!(t.name, "tnlg-tp8-layer");
+        assert_eq!(t.version, 2);
+        let shape = |n: &str| match layer_op(&t, n) {
+            Op::Gemm(g) => (g.m, g.n, g.k),
+            other => panic!("{other:?}"),
+        };
+        // H = 4256, tp = 8: QKV N = 3H/tp, OP K = H/tp, FC-1 N = 4H/tp, FC-2 K = 4H/tp.
+        assert_eq!(shape("qkv"), (8192, 1596, 4256));
+        assert_eq!(shape("op"), (8192, 4256, 532));
+        assert_eq!(shape("fc1"), (8192, 2128, 4256));
+        assert_eq!(shape("fc2"), (8192, 4256, 2128));
+        for ar in ["op-ar", "fc2-ar"] {
+            assert!(matches!(layer_op(&t, ar), Op::AllReduce(_)), "{ar}");
+        }
+    }
+
+    #[test]
+    fn attention_figures_follow_heads_and_sequence_length() {
+        // GPT-3: H 12288, A 96, S 2048; T 8192 = 4 sequences; tp 32.
+        let t = generate_layer(Model::Gpt3, 32, DEFAULT_TOKENS).unwrap();
+        let cost = |n: &str| match layer_op(&t, n) {
+            Op::Compute(c) => (c.flops.unwrap(), c.bytes.unwrap()),
+            other => panic!("{other:?}"),
+        };
+        let (tok, s, h_tp, a_tp) = (8192u64, 2048u64, 12288u64 / 32, 3u64);
+        let scores = tok * s * a_tp * 2; // 4 sequences x 3 heads x S x S x 2 B
+        let act = tok * h_tp * 2;
+        assert_eq!(cost("attn-scores"), (2 * tok * s * h_tp, 2 * act + scores));
+        assert_eq!(cost("attn-softmax"), (0, 2 * scores));
+        assert_eq!(cost("attn-context"), (2 * tok * s * h_tp, scores + 2 * act));
+        // Twice the sequence length doubles the matrix FLOPs per token.
+        let mega = generate_layer(Model::MegaGpt2, 8, DEFAULT_TOKENS).unwrap();
+        let f = |t: &Trace| match t.op("attn-scores") {
+            Some(Op::Compute(c)) => c.flops.unwrap() as f64,
+            _ => 0.0,
+        };
+        // Per device: 2 T S H / tp; GPT-3 (S 2048, H/tp 384) vs Mega-GPT-2 (S 1024, H/tp 384).
+        assert_eq!(f(&t) / f(&mega), 2.0);
+    }
+
+    #[test]
+    fn layer_arguments_that_do_not_slice_are_rejected_naming_the_flag() {
+        // Whole sequences: 1000 tokens of T-NLG's 1024-token sequences.
+        let e = generate_layer(Model::Tnlg, 8, 8 * 1000).unwrap_err();
+        assert!(e.to_string().contains("field `tokens`"), "{e}");
+        assert!(e.to_string().contains("S = 1024"), "{e}");
+        // 3H = 12768 does not split 64 ways.
+        let e = generate_layer(Model::Tnlg, 64, DEFAULT_TOKENS).unwrap_err();
+        assert!(e.to_string().contains("field `tp`"), "{e}");
+        let e = generate_layer(Model::Tnlg, 1, DEFAULT_TOKENS).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        let t = generate_layer(Model::Palm, 32, 4096).unwrap();
+        assert_eq!(t.name, "palm-tp32-layer-t4096");
+    }
+
     #[test]
     fn shipped_set_has_28_traces() {
         assert_eq!(shipped().len(), 28);
+        assert_eq!(shipped_layers().len(), 5);
     }
 }

@@ -1,27 +1,33 @@
-//! Tensor-parallel sub-layer traces: schema, loading and validation,
-//! generators, importers.
+//! Traces: the op graph a tensor-parallel group runs (schema, loading and
+//! validation, the engine's resolved [`OpGraph`]), generators, importers.
 //!
 //! Every problem with a trace file is an [`InputError`] naming the file, the
 //! line and column, and the field path (`ops[1].tile_m`). Parsing runs in
 //! stages so each kind of problem gets the best location available:
 //! JSON syntax (serde_json's own position), duplicate keys, the version
 //! (checked first so a future format is reported as such, not as a pile of
-//! unknown fields), types (serde, with the path tracked into each op), and
-//! the semantic rules of [`validate`](fn@validate).
+//! unknown fields), types (serde, with the path tracked into each op), the
+//! rules of each field (`rules`), and those between ops, which building the
+//! [`OpGraph`] checks (`graph`).
 
 pub mod chakra;
 /// Synthetic traces of the paper's workloads (`gen` is reserved in edition 2024).
 #[path = "gen.rs"]
 pub mod generator;
+pub mod graph;
+mod rules;
 pub mod schema;
 mod span;
-mod validate;
 
-pub use chakra::{ChakraImport, MappedNode, UnsupportedNode, import};
-pub use generator::{DEFAULT_TOKENS, Model, SubLayer, generate};
+pub use chakra::{ChakraImport, ImportOptions, MappedNode, UnsupportedNode, import};
+pub use generator::{DEFAULT_TOKENS, Model, SubLayer, generate, generate_layer};
+pub use graph::{
+    CollectiveKind, CollectiveNode, ComputeNode, GemmNode, GraphOp, OpGraph, OpKind, Transfer,
+};
 pub use schema::{
-    AllGatherOp, DeviceOverride, Dtype, GemmOp, MAX_BUFFER_BYTES, MAX_TP, OP_KINDS, Op,
-    ReduceScatterOp, TRACE_VERSION, Trace,
+    AllGatherOp, CollectiveOp, ComputeOp, DeviceOverride, Dtype, GemmOp, Group, LINE_BYTES,
+    MAX_BUFFER_BYTES, MAX_TP, OP_KINDS, Op, P2pOp, ReduceScatterOp, SUPPORTED_VERSIONS,
+    TRACE_VERSION, Trace,
 };
 pub use span::{FieldPath, Seg};
 
@@ -79,14 +85,14 @@ pub fn parse(file_name: &str, src: &str) -> Result<Trace> {
     }
     check_version(&value).map_err(|(p, m)| at(p, m))?;
     let trace = typed(&value).map_err(|(p, m)| at(p, m))?;
-    validate::check(&trace).map_err(|(p, m)| at(p, m))?;
+    graph::check(&trace).map_err(|(p, m)| at(p, m))?;
     Ok(trace)
 }
 
 /// Checks a trace built in memory (a generator's or an importer's) against
 /// the same rules as a loaded one; `file_name` names it in errors.
 pub fn validate(trace: &Trace, file_name: &str) -> Result<()> {
-    validate::check(trace)
+    graph::check(trace)
         .map_err(|(p, m)| InputError::new(Location::file(file_name), p.to_string(), m).into())
 }
 
@@ -155,7 +161,7 @@ fn describe(v: &Value) -> &'static str {
     }
 }
 
-fn check_version(v: &Value) -> Result<(), validate::Problem> {
+fn check_version(v: &Value) -> Result<(), span::Problem> {
     let root = FieldPath::root();
     let Some(obj) = v.as_object() else {
         return Err((
@@ -163,20 +169,23 @@ fn check_version(v: &Value) -> Result<(), validate::Problem> {
             format!("expected a trace object, found {}", describe(v)),
         ));
     };
+    let known = SUPPORTED_VERSIONS.map(|v| v.to_string()).join(" and ");
     match obj.get("version") {
         None => Err((
             root.key("version"),
-            format!("missing; this build reads trace version {TRACE_VERSION}"),
+            format!("missing; this build reads trace versions {known}"),
         )),
-        Some(Value::Number(n)) if n.as_u64() == Some(u64::from(TRACE_VERSION)) => Ok(()),
-        Some(Value::Number(n)) => Err((
-            root.key("version"),
-            format!("version {n} is not supported; this build reads version {TRACE_VERSION}"),
-        )),
+        Some(Value::Number(n))
+            if n.as_u64()
+                .is_some_and(|v| SUPPORTED_VERSIONS.iter().any(|&s| u64::from(s) == v)) =>
+        {
+            Ok(())
+        }
+        Some(Value::Number(n)) => Err((root.key("version"), rules::version_message(n))),
         Some(other) => Err((
             root.key("version"),
             format!(
-                "expected the integer {TRACE_VERSION}, found {}",
+                "expected an integer version ({known}), found {}",
                 describe(other)
             ),
         )),
@@ -198,7 +207,7 @@ fn convert(p: &serde_path_to_error::Path) -> FieldPath {
 
 /// Moves a field named in serde's message ("missing field `m`") into the
 /// path, so the path always ends at the offending field.
-fn finish(mut path: FieldPath, msg: String) -> validate::Problem {
+fn finish(mut path: FieldPath, msg: String) -> span::Problem {
     for prefix in ["missing field `", "unknown field `"] {
         if let Some(rest) = msg.strip_prefix(prefix)
             && let Some(end) = rest.find('`')
@@ -218,7 +227,7 @@ fn finish(mut path: FieldPath, msg: String) -> validate::Problem {
     (path, msg)
 }
 
-fn typed(value: &Value) -> Result<Trace, validate::Problem> {
+fn typed(value: &Value) -> Result<Trace, span::Problem> {
     match serde_path_to_error::deserialize::<_, Trace>(value) {
         Ok(t) => Ok(t),
         Err(e) => {
@@ -235,7 +244,7 @@ fn typed(value: &Value) -> Result<Trace, validate::Problem> {
 
 /// serde buffers an internally tagged op before picking its variant, which
 /// loses the path inside the op; redo that op by hand to recover it.
-fn diagnose_op(value: &Value, i: usize, fallback: String) -> validate::Problem {
+fn diagnose_op(value: &Value, i: usize, fallback: String) -> span::Problem {
     let at = FieldPath::root().key("ops").index(i);
     let Some(obj) = value.get("ops").and_then(|o| o.get(i)) else {
         return (at, fallback);
@@ -265,8 +274,11 @@ fn diagnose_op(value: &Value, i: usize, fallback: String) -> validate::Problem {
     let rest = Value::Object(rest);
     let inner = match kind {
         "gemm" => serde_path_to_error::deserialize::<_, GemmOp>(&rest).map(drop),
-        "reduce-scatter" => serde_path_to_error::deserialize::<_, ReduceScatterOp>(&rest).map(drop),
-        "all-gather" => serde_path_to_error::deserialize::<_, AllGatherOp>(&rest).map(drop),
+        "reduce-scatter" | "all-gather" | "all-reduce" | "all-to-all" => {
+            serde_path_to_error::deserialize::<_, CollectiveOp>(&rest).map(drop)
+        }
+        "compute" => serde_path_to_error::deserialize::<_, ComputeOp>(&rest).map(drop),
+        "send" | "recv" => serde_path_to_error::deserialize::<_, P2pOp>(&rest).map(drop),
         other => {
             return (
                 at.key("kind"),

@@ -1,35 +1,74 @@
-//! The t3sim trace: one tensor-parallel sub-layer (a GEMM whose per-device
-//! output is a partial sum, the reduce-scatter of that output, optionally
-//! an all-gather), for a ring of `tp` devices. Stored as versioned JSON;
-//! traces/README.md describes the format.
+//! The t3sim trace: an op graph (GEMMs, collectives, compute, point-to-point
+//! transfers) run by the `tp` devices of a tensor-parallel group. Stored as
+//! versioned JSON; traces/README.md describes the format.
 //!
 //! The accessors below assume a trace that passed [`super::validate`]
 //! (everything [`super::load`], [`super::parse`] and the generators return):
 //! sizes then fit in `u64` and divide as documented, so they never saturate.
+//! [`super::OpGraph`] is the engine's resolved view of the same trace.
 
 use serde::{Deserialize, Serialize};
 
-/// The format version this build reads and writes.
-pub const TRACE_VERSION: u32 = 1;
+/// The newest format version this build reads and writes.
+pub const TRACE_VERSION: u32 = 2;
 
-/// Largest per-device buffer (GEMM operand or output, collective buffer) a
-/// trace may describe: 1 TiB. Keeps every derived size, FLOP count and
-/// address well inside `u64`.
+/// Every format version this build reads. Version 1 is the fixed GEMM ->
+/// reduce-scatter (-> all-gather) sub-layer; version 2 adds the op kinds
+/// and fields listed in traces/README.md. A writer emits the lowest version
+/// that holds the trace ([`Trace::required_version`]).
+pub const SUPPORTED_VERSIONS: [u32; 2] = [1, 2];
+
+/// Largest per-device buffer (GEMM operand or output, collective buffer,
+/// transfer) a trace may describe: 1 TiB. Keeps every derived size, FLOP
+/// count and address well inside `u64`.
 pub const MAX_BUFFER_BYTES: u64 = 1 << 40;
 
 /// Largest tensor-parallel degree accepted.
 pub const MAX_TP: u32 = 1024;
 
-/// One tensor-parallel sub-layer, replayed on every device of a ring.
+/// Most ops a trace may hold (an imported training step has tens of
+/// thousands per rank; this bounds memory and validation time).
+pub const MAX_OPS: usize = 1 << 20;
+
+/// Most dependency edges (`deps` entries) over all ops.
+pub const MAX_DEPS: usize = 1 << 23;
+
+/// Most (op, device) pairs over all ops: what the resolved graph stores
+/// (an op on all of 1024 devices counts 1024).
+pub const MAX_DEVICE_SLOTS: u64 = 1 << 26;
+
+/// Most named device groups.
+pub const MAX_GROUPS: usize = 1 << 16;
+
+/// Longest op or group name, in bytes.
+pub const MAX_NAME_BYTES: usize = 4096;
+
+/// Longest fixed duration of a `compute` op: 1000 s.
+pub const MAX_DURATION_NS: u64 = 1_000_000_000_000;
+
+/// Largest FLOP count of a `compute` op (about 20 minutes at 1 PFLOP/s).
+pub const MAX_FLOPS: u64 = 1 << 60;
+
+/// Largest DRAM traffic of a `compute` op, bytes per device (16 TiB).
+pub const MAX_COMPUTE_BYTES: u64 = 1 << 44;
+
+/// Collective and transfer buffers move in whole lines of this many bytes
+/// (the engine's DRAM and link granule, `gpu::gemm::LINE`).
+pub const LINE_BYTES: u64 = 64;
+
+/// An op graph, replayed on every device of a tensor-parallel group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Trace {
-    /// Format version; must equal [`TRACE_VERSION`].
+    /// Format version, one of [`SUPPORTED_VERSIONS`].
     pub version: u32,
     /// e.g. `tnlg-tp8-fc2`.
     pub name: String,
-    /// Tensor-parallel degree = devices in the ring.
+    /// Tensor-parallel degree = devices, numbered `0..tp`.
     pub tp: u32,
+    /// Named device sets that ops run on (version 2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<Group>,
     /// Operations, in program order. Each names the ops it depends on.
     pub ops: Vec<Op>,
     /// Per-device differences for skew studies (empty: all identical).
@@ -38,6 +77,17 @@ pub struct Trace {
     /// Free-form provenance (generator, model, tokens).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<serde_json::Value>,
+}
+
+/// A named set of devices: the ring of a collective, or where a GEMM or a
+/// compute op runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    /// Unique group name, referenced by ops' `group`.
+    pub name: String,
+    /// Devices in ascending order (a ring visits them in this order).
+    pub devices: Vec<u32>,
 }
 
 /// Element type of the GEMM output and of the reduced buffers.
@@ -57,20 +107,43 @@ impl Dtype {
     }
 }
 
-/// One operation of the sub-layer.
+/// One operation of the graph.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Op {
     /// Per-device GEMM: C[M x N] (partial sum) = A[M x K] * B[K x N].
     Gemm(GemmOp),
-    /// Ring reduce-scatter of a GEMM's output or of a plain buffer.
-    ReduceScatter(ReduceScatterOp),
-    /// Ring all-gather of a reduce-scatter's output or of a plain buffer.
-    AllGather(AllGatherOp),
+    /// Reduce-scatter of a GEMM's output or of a plain buffer.
+    ReduceScatter(CollectiveOp),
+    /// All-gather of a reduce-scatter's output or of a plain buffer.
+    AllGather(CollectiveOp),
+    /// All-reduce (a reduce-scatter then an all-gather) of a GEMM's output
+    /// or of a plain buffer (version 2).
+    AllReduce(CollectiveOp),
+    /// All-to-all of a GEMM's output or of a plain buffer (version 2).
+    AllToAll(CollectiveOp),
+    /// Work known by its duration or by its FLOPs and DRAM bytes (version 2).
+    Compute(ComputeOp),
+    /// One device sends a buffer to another (version 2).
+    Send(P2pOp),
+    /// One device receives the buffer a `send` sent it (version 2).
+    Recv(P2pOp),
 }
 
 /// Op kinds as spelled in the `kind` field.
-pub const OP_KINDS: [&str; 3] = ["gemm", "reduce-scatter", "all-gather"];
+pub const OP_KINDS: [&str; 8] = [
+    "gemm",
+    "reduce-scatter",
+    "all-gather",
+    "all-reduce",
+    "all-to-all",
+    "compute",
+    "send",
+    "recv",
+];
+
+/// Op kinds of format version 1.
+pub const V1_OP_KINDS: [&str; 3] = ["gemm", "reduce-scatter", "all-gather"];
 
 /// A per-device GEMM producing a partial sum.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,11 +151,12 @@ pub const OP_KINDS: [&str; 3] = ["gemm", "reduce-scatter", "all-gather"];
 pub struct GemmOp {
     /// Unique op name.
     pub name: String,
-    /// Output rows (tokens). Split into `tp` RS chunks along M.
+    /// Output rows (tokens). Split into chunks along M by the collective
+    /// that consumes C.
     pub m: u64,
-    /// Output columns (hidden size).
+    /// Output columns.
     pub n: u64,
-    /// Reduction dimension (sliced by TP).
+    /// Reduction dimension.
     pub k: u64,
     /// Element type of A, B and C.
     pub dtype: Dtype,
@@ -92,53 +166,103 @@ pub struct GemmOp {
     pub tile_n: u32,
     /// K-loop step of a tile.
     pub tile_k: u32,
+    /// The op whose per-device output is this GEMM's A operand (M x K);
+    /// an implicit dependency (version 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    /// The devices it runs on (default: all; version 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     /// Ops that must finish first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deps: Vec<String>,
 }
 
-/// Ring reduce-scatter. Exactly one of `input` and `bytes` is given.
+/// A collective over a group of devices. Exactly one of `input` and
+/// `bytes` is given. `bytes` is always the full per-device buffer: the
+/// reduce-scatter's input, the all-gather's output, the all-reduce's and
+/// all-to-all's buffer (in = out); each device's share is `bytes / n`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ReduceScatterOp {
+pub struct CollectiveOp {
     /// Unique op name.
     pub name: String,
-    /// The GEMM whose output is reduced (T3 fuses with it).
+    /// The op whose output is the collective's input: a GEMM (its C) for a
+    /// reduce-scatter, all-reduce or all-to-all; a reduce-scatter (its
+    /// chunk) for an all-gather.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<String>,
-    /// Size of a plain buffer to reduce, bytes per device (before the RS;
-    /// each device ends with `bytes / tp`). Used by imported traces whose
-    /// collectives have no GEMM.
+    /// The full per-device buffer of a plain-buffer collective, in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
+    /// The devices taking part (default: all; version 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     /// Ops that must finish first (besides `input`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deps: Vec<String>,
 }
 
-/// Ring all-gather. Exactly one of `input` and `bytes` is given.
+/// A reduce-scatter (the version 1 name of its fields).
+pub type ReduceScatterOp = CollectiveOp;
+/// An all-gather (the version 1 name of its fields).
+pub type AllGatherOp = CollectiveOp;
+
+/// Work other than a GEMM. Exactly one of `duration_ns` and the pair
+/// (`flops`, `bytes`) is given.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AllGatherOp {
+pub struct ComputeOp {
     /// Unique op name.
     pub name: String,
-    /// The reduce-scatter whose output is gathered.
+    /// A fixed duration on each device, nanoseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input: Option<String>,
-    /// Size of the gathered buffer, bytes per device (after the AG; each
-    /// device contributes `bytes / tp`).
+    pub duration_ns: Option<u64>,
+    /// Floating-point operations per device (timed by roofline with `bytes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flops: Option<u64>,
+    /// DRAM bytes read and written per device (timed by roofline with `flops`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
-    /// Ops that must finish first (besides `input`).
+    /// The devices it runs on (default: all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// Ops that must finish first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deps: Vec<String>,
+}
+
+/// One side of a point-to-point transfer: a `send` runs on `src`, its
+/// `recv` on `dst`. The k-th send and the k-th recv (in program order) with
+/// the same `src`, `dst` and `tag` are one transfer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct P2pOp {
+    /// Unique op name.
+    pub name: String,
+    /// Sending device.
+    pub src: u32,
+    /// Receiving device.
+    pub dst: u32,
+    /// Bytes transferred.
+    pub bytes: u64,
+    /// Distinguishes transfers between the same two devices.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tag: u64,
+    /// Ops that must finish first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deps: Vec<String>,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// One device that differs from the rest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceOverride {
-    /// Device index in the ring, `0..tp`.
+    /// Device index, `0..tp`.
     pub device: u32,
     /// Multiplies the device's compute throughput (0.8 = 20 % slower).
     #[serde(default = "one")]
@@ -177,26 +301,51 @@ impl Op {
     pub fn name(&self) -> &str {
         match self {
             Op::Gemm(g) => &g.name,
-            Op::ReduceScatter(r) => &r.name,
-            Op::AllGather(a) => &a.name,
+            Op::ReduceScatter(c) | Op::AllGather(c) | Op::AllReduce(c) | Op::AllToAll(c) => &c.name,
+            Op::Compute(c) => &c.name,
+            Op::Send(p) | Op::Recv(p) => &p.name,
         }
     }
 
-    /// Explicit dependencies (an RS or AG also depends on its `input`).
+    /// Explicit dependencies (an op also depends on its `input`).
     pub fn deps(&self) -> &[String] {
         match self {
             Op::Gemm(g) => &g.deps,
-            Op::ReduceScatter(r) => &r.deps,
-            Op::AllGather(a) => &a.deps,
+            Op::ReduceScatter(c) | Op::AllGather(c) | Op::AllReduce(c) | Op::AllToAll(c) => &c.deps,
+            Op::Compute(c) => &c.deps,
+            Op::Send(p) | Op::Recv(p) => &p.deps,
         }
     }
 
     /// The op whose output this op consumes, if any.
     pub fn input(&self) -> Option<&str> {
         match self {
-            Op::Gemm(_) => None,
-            Op::ReduceScatter(r) => r.input.as_deref(),
-            Op::AllGather(a) => a.input.as_deref(),
+            Op::Gemm(g) => g.input.as_deref(),
+            Op::ReduceScatter(c) | Op::AllGather(c) | Op::AllReduce(c) | Op::AllToAll(c) => {
+                c.input.as_deref()
+            }
+            Op::Compute(_) | Op::Send(_) | Op::Recv(_) => None,
+        }
+    }
+
+    /// The named group the op runs on (`None`: all devices, or for a send
+    /// or recv its own device).
+    pub fn group(&self) -> Option<&str> {
+        match self {
+            Op::Gemm(g) => g.group.as_deref(),
+            Op::ReduceScatter(c) | Op::AllGather(c) | Op::AllReduce(c) | Op::AllToAll(c) => {
+                c.group.as_deref()
+            }
+            Op::Compute(c) => c.group.as_deref(),
+            Op::Send(_) | Op::Recv(_) => None,
+        }
+    }
+
+    /// The collective's fields, for the four collective kinds.
+    pub fn collective(&self) -> Option<&CollectiveOp> {
+        match self {
+            Op::ReduceScatter(c) | Op::AllGather(c) | Op::AllReduce(c) | Op::AllToAll(c) => Some(c),
+            _ => None,
         }
     }
 
@@ -206,6 +355,34 @@ impl Op {
             Op::Gemm(_) => OP_KINDS[0],
             Op::ReduceScatter(_) => OP_KINDS[1],
             Op::AllGather(_) => OP_KINDS[2],
+            Op::AllReduce(_) => OP_KINDS[3],
+            Op::AllToAll(_) => OP_KINDS[4],
+            Op::Compute(_) => OP_KINDS[5],
+            Op::Send(_) => OP_KINDS[6],
+            Op::Recv(_) => OP_KINDS[7],
+        }
+    }
+
+    /// Mutable name, deps and input, for relabelling.
+    fn labels_mut(&mut self) -> (&mut String, &mut Vec<String>, Option<&mut Option<String>>) {
+        match self {
+            Op::Gemm(g) => (&mut g.name, &mut g.deps, Some(&mut g.input)),
+            Op::ReduceScatter(c) | Op::AllGather(c) | Op::AllReduce(c) | Op::AllToAll(c) => {
+                (&mut c.name, &mut c.deps, Some(&mut c.input))
+            }
+            Op::Compute(c) => (&mut c.name, &mut c.deps, None),
+            Op::Send(p) | Op::Recv(p) => (&mut p.name, &mut p.deps, None),
+        }
+    }
+
+    fn group_mut(&mut self) -> Option<&mut Option<String>> {
+        match self {
+            Op::Gemm(g) => Some(&mut g.group),
+            Op::ReduceScatter(c) | Op::AllGather(c) | Op::AllReduce(c) | Op::AllToAll(c) => {
+                Some(&mut c.group)
+            }
+            Op::Compute(c) => Some(&mut c.group),
+            Op::Send(_) | Op::Recv(_) => None,
         }
     }
 }
@@ -281,27 +458,45 @@ impl GemmOp {
 
 impl Trace {
     /// What a simulation of this trace depends on, as a string: equal keys
-    /// simulate identically. The trace's name, its provenance and its ops'
-    /// names are labels: op names become their positions (references
-    /// follow), with the order of the original names kept in case anything
-    /// iterates ops by name. FC-1 and FC-2 of a model, for one, differ only
-    /// in labels.
+    /// simulate identically. The trace's name, its provenance, its format
+    /// version and its op and group names are labels: op names become their
+    /// positions (references follow), group names theirs, with the order of
+    /// the original op names kept in case anything iterates ops by name.
+    /// FC-1 and FC-2 of a model, for one, differ only in labels.
     pub fn simulation_key(&self) -> String {
+        let ops: std::collections::HashMap<&str, usize> = self
+            .ops
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (o.name(), i))
+            .collect();
+        let groups: std::collections::HashMap<&str, usize> = self
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (g.name.as_str(), i))
+            .collect();
         let pos = |n: &str| {
-            self.ops
-                .iter()
-                .position(|o| o.name() == n)
+            ops.get(n)
                 .map_or_else(|| format!("?{n}"), |i| format!("#{i}"))
+        };
+        let gpos = |n: &str| {
+            groups
+                .get(n)
+                .map_or_else(|| format!("?{n}"), |i| format!("#g{i}"))
         };
         let mut t = self.clone();
         t.name.clear();
         t.meta = None;
+        t.version = 0;
+        for g in &mut t.groups {
+            g.name = gpos(&g.name);
+        }
         for op in &mut t.ops {
-            let (name, deps, input) = match op {
-                Op::Gemm(g) => (&mut g.name, &mut g.deps, None),
-                Op::ReduceScatter(r) => (&mut r.name, &mut r.deps, Some(&mut r.input)),
-                Op::AllGather(a) => (&mut a.name, &mut a.deps, Some(&mut a.input)),
-            };
+            if let Some(Some(g)) = op.group_mut() {
+                *g = gpos(g);
+            }
+            let (name, deps, input) = op.labels_mut();
             *name = pos(name);
             for d in deps.iter_mut() {
                 *d = pos(d);
@@ -317,6 +512,42 @@ impl Trace {
         format!("{by_name:?}{body}")
     }
 
+    /// The lowest format version that holds this trace: 2 when it uses any
+    /// version-2 feature ([`Trace::first_v2_feature`]), else 1. Writers set
+    /// `version` to this, so a version-1 trace stays byte-identical.
+    pub fn required_version(&self) -> u32 {
+        if self.first_v2_feature().is_some() {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// The first version-2 feature in the trace, as (field path, what it
+    /// is, ending in "need" or "needs"): `groups`, an op kind beyond gemm /
+    /// reduce-scatter / all-gather, a `group` on an op, a GEMM's `input`.
+    pub fn first_v2_feature(&self) -> Option<(super::FieldPath, String)> {
+        let root = super::FieldPath::root();
+        if !self.groups.is_empty() {
+            return Some((root.key("groups"), "named device groups need".into()));
+        }
+        for (i, op) in self.ops.iter().enumerate() {
+            let at = root.key("ops").index(i);
+            if !V1_OP_KINDS.contains(&op.kind()) {
+                return Some((at.key("kind"), format!("`{}` ops need", op.kind())));
+            }
+            if op.group().is_some() {
+                return Some((at.key("group"), "an op's `group` needs".into()));
+            }
+            if let Op::Gemm(g) = op
+                && g.input.is_some()
+            {
+                return Some((at.key("input"), "a GEMM's `input` needs".into()));
+            }
+        }
+        None
+    }
+
     /// True when no device differs from the others (the ring is symmetric).
     pub fn is_symmetric(&self) -> bool {
         self.devices.iter().all(DeviceOverride::is_nominal)
@@ -325,6 +556,11 @@ impl Trace {
     /// The op called `name`.
     pub fn op(&self, name: &str) -> Option<&Op> {
         self.ops.iter().find(|o| o.name() == name)
+    }
+
+    /// The group called `name`.
+    pub fn group(&self, name: &str) -> Option<&Group> {
+        self.groups.iter().find(|g| g.name == name)
     }
 
     /// The first reduce-scatter in program order.
@@ -387,9 +623,15 @@ impl Trace {
         self.reduce_scatter().map(|r| self.rs_input_bytes(r))
     }
 
-    /// Bytes of one RS chunk (each device ends with one).
+    /// Bytes of one chunk of the first reduce-scatter (each device ends
+    /// with one), counting the devices of its group.
     pub fn chunk_bytes(&self) -> Option<u64> {
-        self.output_bytes().map(|b| b / u64::from(self.tp.max(1)))
+        let rs = self.reduce_scatter()?;
+        let n = match rs.group.as_deref().and_then(|g| self.group(g)) {
+            Some(g) => g.devices.len() as u64,
+            None => u64::from(self.tp),
+        };
+        Some(self.rs_input_bytes(rs) / n.max(1))
     }
 
     /// The scales of `device`: its override, or all 1 when it has none.
@@ -401,44 +643,14 @@ impl Trace {
             .unwrap_or_else(|| DeviceOverride::nominal(device))
     }
 
-    /// Op indices in an order that respects every dependency (and `input`),
-    /// stable with respect to program order. Returns `None` on a cycle or an
-    /// unknown reference (validation rejects both).
+    /// Op indices (positions in `ops`) in the order [`super::OpGraph`]
+    /// runs them: every dependency, `input` and send -> recv first, program
+    /// order among ready ops. `None` when the trace is invalid (validation
+    /// rejects a cycle or an unknown reference).
     pub fn topo_order(&self) -> Option<Vec<usize>> {
-        let index = |n: &str| self.ops.iter().position(|o| o.name() == n);
-        let mut preds: Vec<Vec<usize>> = Vec::with_capacity(self.ops.len());
-        for op in &self.ops {
-            let mut p = Vec::new();
-            for d in op.deps().iter().map(String::as_str).chain(op.input()) {
-                p.push(index(d)?);
-            }
-            preds.push(p);
-        }
-        // Kahn's algorithm, always taking the lowest ready index, so the
-        // order is program order wherever the dependencies allow it.
-        let mut waiting: Vec<usize> = preds.iter().map(Vec::len).collect();
-        let mut succs: Vec<Vec<usize>> = vec![Vec::new(); self.ops.len()];
-        for (i, p) in preds.iter().enumerate() {
-            for &q in p {
-                succs[q].push(i);
-            }
-        }
-        let mut ready: std::collections::BTreeSet<usize> =
-            (0..self.ops.len()).filter(|&i| waiting[i] == 0).collect();
-        let mut order = Vec::with_capacity(self.ops.len());
-        while let Some(i) = ready.pop_first() {
-            order.push(i);
-            for &s in &succs[i] {
-                waiting[s] -= 1;
-                if waiting[s] == 0 {
-                    ready.insert(s);
-                }
-            }
-        }
-        if order.len() != self.ops.len() {
-            return None;
-        }
-        Some(order)
+        super::OpGraph::new(self)
+            .ok()
+            .map(|g| g.ops().iter().map(|o| o.trace_index).collect())
     }
 }
 
@@ -456,6 +668,8 @@ mod tests {
             tile_m: 128,
             tile_n: 128,
             tile_k: 32,
+            input: None,
+            group: None,
             deps: Vec::new(),
         }
     }
@@ -477,14 +691,16 @@ mod tests {
     #[test]
     fn topo_order_follows_inputs_and_keeps_program_order_otherwise() {
         let t = Trace {
-            version: TRACE_VERSION,
+            version: 1,
             name: "t".into(),
             tp: 8,
+            groups: Vec::new(),
             ops: vec![
                 Op::ReduceScatter(ReduceScatterOp {
                     name: "rs".into(),
                     input: Some("g".into()),
                     bytes: None,
+                    group: None,
                     deps: Vec::new(),
                 }),
                 Op::Gemm(gemm("g", 1024, 256)),

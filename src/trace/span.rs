@@ -8,6 +8,10 @@
 
 use std::fmt;
 
+/// A rejected field and why: what every trace rule returns; the caller
+/// places the field in the source.
+pub(crate) type Problem = (FieldPath, String);
+
 /// One step of a field path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seg {

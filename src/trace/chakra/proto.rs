@@ -249,6 +249,24 @@ impl AttributeProto {
     }
 }
 
+impl AttributeProto {
+    /// The value as a string, for a `string_val`.
+    pub fn as_str(&self) -> Option<&str> {
+        match self.value.as_ref()? {
+            attribute_proto::Value::StringVal(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The value as a boolean, for a `bool_val`.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self.value.as_ref()? {
+            attribute_proto::Value::BoolVal(b) => Some(*b),
+            _ => None,
+        }
+    }
+}
+
 impl Node {
     /// The attribute called `name`, if present.
     pub fn attr(&self, name: &str) -> Option<&AttributeProto> {
