@@ -469,15 +469,12 @@ fn collective(
         // The collective splits C along M into n chunks; T3's staged GEMM
         // computes one chunk per stage, so a chunk is whole tile rows.
         if g.m % n != 0 {
-            let who = match &c.group {
-                None => format!("tp = {}", t.tp),
-                Some(_) => over(t, c, n),
-            };
             return fail(
                 at(k).key("m"),
                 format!(
-                    "m = {} does not split into {who} equal {} chunks (m % {n} = {}){}",
+                    "m = {} does not split into {} equal {} chunks (m % {n} = {}){}",
                     g.m,
+                    over(t, c, n),
                     kind.name(),
                     g.m % n,
                     named(c, &t.ops[i])
