@@ -106,7 +106,7 @@ fn paper() {
             .map(|t| t.simulation_key())
             .collect::<std::collections::HashSet<_>>()
             .len(),
-        replay::jobs(&Mode::ALL)
+        replay::jobs(refs[0], &Mode::ALL)
             .iter()
             .filter(|j| **j != replay::Job::Mode(Mode::Ideal))
             .count(),

@@ -25,7 +25,7 @@ fn credit_limited_reduce_scatter_runs_at_credits_per_round_trip_and_never_deadlo
     for credits in [1, 2, 5, 16, 64, bdp / 2, bdp, 2 * bdp] {
         let mut cfg = base.clone();
         cfg.link.credits = credits;
-        let r = simulate(&t, &cfg, Run::CollectiveAlone, SimOptions::default())
+        let r = simulate(&t, &cfg, Run::Alone(1), SimOptions::default())
             .unwrap_or_else(|e| panic!("{credits} credits: {e}"));
         let rate = bw.min(credits as f64 * pkt / (rtt_ps / 1e12));
         let want_ps = (n - 1.0) / n * bytes / rate * 1e12 + (n - 1.0) * link.latency_ps() as f64;

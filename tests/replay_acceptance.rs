@@ -19,7 +19,7 @@ fn reduce_scatter_alone_tracks_the_ring_bound() {
         // 32768 tokens = 192 MiB.
         for tokens in [1024u64, 8192, 32768] {
             let t = generate(Model::MegaGpt2, tp, SubLayer::Op, tokens).unwrap();
-            let r = simulate(&t, &cfg, Run::CollectiveAlone, SimOptions::default()).unwrap();
+            let r = simulate(&t, &cfg, Run::Alone(1), SimOptions::default()).unwrap();
             let bytes = t.gemm().unwrap().output_bytes() as f64;
             let n = tp as f64;
             let bound_ns = (n - 1.0) / n * bytes / cfg.link.bw_gbps_per_dir

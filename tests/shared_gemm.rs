@@ -11,9 +11,9 @@ use t3sim::trace::{DeviceOverride, Model, SubLayer, Trace, generate};
 fn check(t: &Trace, allow_symmetry: bool) {
     let cfg = HwConfig::preset("t3-asplos24").unwrap();
     let runs = [
-        Run::GemmAlone,
-        Run::Pair(PairExec::Sequential(Reduction::Kernel)),
-        Run::Pair(PairExec::Sequential(Reduction::NearMemory)),
+        Run::Alone(0),
+        Run::Graph(PairExec::Sequential(Reduction::Kernel)),
+        Run::Graph(PairExec::Sequential(Reduction::NearMemory)),
     ];
     let opts = SimOptions {
         allow_symmetry,

@@ -118,7 +118,9 @@ fn replay_all(
 ) -> Vec<t3sim::Result<ReplayReport>> {
     let ts: Vec<&t3sim::trace::Trace> = traces.iter().map(|(_, t)| t).collect();
     let bar = ui.progress(
-        (ts.len() * replay::jobs(&Mode::ALL).len()) as u64,
+        ts.iter()
+            .map(|t| replay::jobs(t, &Mode::ALL).len() as u64)
+            .sum(),
         "simulations",
     );
     let r = replay::replay_many(&ts, cfg, &Mode::ALL, &|| bar.inc(1));

@@ -85,7 +85,7 @@ impl Mode {
                 gemm_cus: cfg.gpu.cus - cfg.t3.sw_overlap_cus,
             },
         };
-        Some((Run::Pair(exec), cfg))
+        Some((Run::Graph(exec), cfg))
     }
 }
 
@@ -125,49 +125,49 @@ pub enum PairExec {
     Decomposed { gemm_cus: u32 },
 }
 
-/// One simulated run of a trace's GEMM -> reduce-scatter pair.
+/// One simulated run of a trace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Run {
-    /// The GEMM alone (baseline of GEMM slowdown and ideal).
-    GemmAlone,
-    /// The reduce-scatter kernel alone, on data already in memory
-    /// (baseline of ideal).
-    CollectiveAlone,
-    /// The pair, executed as given.
-    Pair(PairExec),
+    /// One op of the trace alone (its index in the trace's op graph), its
+    /// inputs already in memory: the isolated runs the comparisons need
+    /// (the GEMM alone, the collective alone).
+    Alone(usize),
+    /// Every op of the trace, each GEMM -> collective pair executed as
+    /// given; every other op runs the same in every mode.
+    Graph(PairExec),
 }
 
 impl Run {
-    /// True when the run computes the GEMM.
-    pub fn has_gemm(self) -> bool {
-        !matches!(self, Run::CollectiveAlone)
+    /// How the run's GEMM -> collective pairs execute.
+    pub fn pairs(self) -> Option<PairExec> {
+        match self {
+            Run::Alone(_) => None,
+            Run::Graph(p) => Some(p),
+        }
     }
 
-    /// How the collective reduces, when it runs as a kernel.
-    pub fn kernel_reduction(self) -> Option<Reduction> {
+    /// How a pair's collective reduces when it runs as a kernel.
+    pub fn pair_reduction(self) -> Reduction {
         match self {
-            Run::GemmAlone | Run::Pair(PairExec::Fused { .. }) => None,
-            Run::CollectiveAlone | Run::Pair(PairExec::Decomposed { .. }) => {
-                Some(Reduction::Kernel)
-            }
-            Run::Pair(PairExec::Sequential(r)) => Some(r),
+            Run::Graph(PairExec::Sequential(r)) => r,
+            _ => Reduction::Kernel,
         }
     }
 
     /// True for track & trigger.
     pub fn fused(self) -> bool {
-        matches!(self, Run::Pair(PairExec::Fused { .. }))
+        matches!(self, Run::Graph(PairExec::Fused { .. }))
     }
 
-    /// True when the collective kernel runs beside the GEMM.
+    /// True when a pair's collective kernel runs beside its GEMM.
     pub fn decomposed(self) -> bool {
-        matches!(self, Run::Pair(PairExec::Decomposed { .. }))
+        matches!(self, Run::Graph(PairExec::Decomposed { .. }))
     }
 
-    /// CUs the GEMM may use (`None`: all).
+    /// CUs the GEMMs may use (`None`: all).
     pub fn gemm_cus(self) -> Option<u32> {
         match self {
-            Run::Pair(PairExec::Decomposed { gemm_cus }) => Some(gemm_cus),
+            Run::Graph(PairExec::Decomposed { gemm_cus }) => Some(gemm_cus),
             _ => None,
         }
     }
@@ -176,16 +176,9 @@ impl Run {
     pub fn derives_mca_threshold(self) -> bool {
         matches!(
             self,
-            Run::Pair(PairExec::Fused {
+            Run::Graph(PairExec::Fused {
                 mca: Some(McaThreshold::FirstStage)
             })
         )
-    }
-
-    /// Runs that start their collective only after the whole GEMM on a
-    /// device: until then they simulate the same events, so one simulation
-    /// of the GEMM phase can serve them all (`crate::sim::run_sharing_gemm`).
-    pub fn shares_gemm_phase(self) -> bool {
-        matches!(self, Run::GemmAlone | Run::Pair(PairExec::Sequential(_)))
     }
 }

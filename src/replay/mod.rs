@@ -8,19 +8,20 @@ use crate::modes::{Mode, Run};
 use crate::sim::probe::Probe;
 use crate::sim::{self, Sim, SimOptions};
 use crate::stats::{Baselines, SimResult};
-use crate::trace::Trace;
+use crate::trace::{OpGraph, Trace};
 
 /// Simulates one run.
 pub fn simulate(trace: &Trace, cfg: &HwConfig, run: Run, opts: SimOptions) -> Result<SimResult> {
     Sim::new(trace, cfg, run, opts)?.run()
 }
 
-/// GEMM alone and reduce-scatter (kernel) alone.
+/// Every op of the trace alone.
 pub fn baselines(trace: &Trace, cfg: &HwConfig) -> Result<Baselines> {
-    Ok(Baselines {
-        gemm_alone: simulate(trace, cfg, Run::GemmAlone, SimOptions::default())?,
-        rs_alone: simulate(trace, cfg, Run::CollectiveAlone, SimOptions::default())?,
-    })
+    let n = OpGraph::new(trace)?.len();
+    let alone = (0..n)
+        .map(|op| simulate(trace, cfg, Run::Alone(op), SimOptions::default()))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Baselines { alone })
 }
 
 /// Simulates a mode; `None` for modes derived from the baselines (ideal).
@@ -118,18 +119,19 @@ pub fn replay(
 /// One simulation a replay needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Job {
-    /// The GEMM alone (baseline of GEMM slowdown and ideal).
-    GemmAlone,
-    /// The reduce-scatter kernel alone (baseline of ideal).
-    RsAlone,
+    /// One op of the trace alone (index in its op graph): the baselines of
+    /// slowdowns and of ideal.
+    Alone(usize),
     /// A mode (`ideal` simulates nothing: it is built from the baselines).
     Mode(Mode),
 }
 
-/// The simulations replaying `modes` takes, baselines first; their results,
-/// in this order, are what [`report_from`] takes.
-pub fn jobs(modes: &[Mode]) -> Vec<Job> {
-    let mut v = vec![Job::GemmAlone, Job::RsAlone];
+/// The simulations replaying `modes` on `trace` takes, baselines (every op
+/// alone, in graph order) first; their results, in this order, are what
+/// [`report_from`] takes.
+pub fn jobs(trace: &Trace, modes: &[Mode]) -> Vec<Job> {
+    let ops = OpGraph::new(trace).map_or(0, |g| g.len());
+    let mut v: Vec<Job> = (0..ops).map(Job::Alone).collect();
     v.extend(modes.iter().map(|m| Job::Mode(*m)));
     v
 }
@@ -140,15 +142,28 @@ impl Job {
     /// overlap (and so contend) or add arbitration work. Only the order of
     /// independent runs depends on it, never a result.
     pub fn cost(self, trace: &Trace) -> f64 {
-        let size = trace.gemm().map_or(0.0, |g| g.flops() as f64);
-        size * match self {
-            Job::Mode(Mode::Ideal) => 0.0,
-            Job::RsAlone => 0.5,
-            Job::GemmAlone => 0.6,
-            Job::Mode(Mode::RsNmc) => 0.9,
-            Job::Mode(Mode::Sequential) | Job::Mode(Mode::T3) => 1.0,
-            Job::Mode(Mode::SwOverlap) => 1.5,
-            Job::Mode(Mode::T3Mca) => 2.0,
+        let gemm = |o: &crate::trace::Op| match o {
+            crate::trace::Op::Gemm(g) => g.flops() as f64,
+            _ => 0.0,
+        };
+        let size: f64 = trace.ops.iter().map(gemm).sum();
+        match self {
+            Job::Alone(op) => match trace.ops.get(op) {
+                Some(o @ crate::trace::Op::Gemm(_)) => 0.6 * gemm(o),
+                _ => {
+                    let others = trace.ops.iter().filter(|o| gemm(o) == 0.0).count();
+                    0.5 * size / others.max(1) as f64
+                }
+            },
+            Job::Mode(m) => {
+                size * match m {
+                    Mode::Ideal => 0.0,
+                    Mode::RsNmc => 0.9,
+                    Mode::Sequential | Mode::T3 => 1.0,
+                    Mode::SwOverlap => 1.5,
+                    Mode::T3Mca => 2.0,
+                }
+            }
         }
     }
 }
@@ -173,16 +188,9 @@ pub fn run_job_probed(
     probes: ProbeFactory,
 ) -> Result<Option<SimResult>> {
     match job {
-        Job::GemmAlone => {
-            simulate(trace, cfg, Run::GemmAlone, opts.sim(!opts.all_devices)).map(Some)
+        Job::Alone(op) => {
+            simulate(trace, cfg, Run::Alone(op), opts.sim(!opts.all_devices)).map(Some)
         }
-        Job::RsAlone => simulate(
-            trace,
-            cfg,
-            Run::CollectiveAlone,
-            opts.sim(!opts.all_devices),
-        )
-        .map(Some),
         Job::Mode(m) => run_mode_probed(trace, cfg, m, !opts.all_devices, opts, probes),
     }
 }
@@ -192,12 +200,14 @@ pub fn run_job_probed(
 /// after the whole GEMM (sequential, rs-nmc) share their GEMM phase, which
 /// is simulated once ([`sim::run_sharing_gemm`]); every other job is a task
 /// of its own.
-fn tasks(jobs: &[Job]) -> Vec<Vec<usize>> {
-    let shares = |j: Job| {
-        matches!(
-            j,
-            Job::GemmAlone | Job::Mode(Mode::Sequential) | Job::Mode(Mode::RsNmc)
-        )
+fn tasks(trace: &Trace, jobs: &[Job]) -> Vec<Vec<usize>> {
+    let gemm = OpGraph::new(trace)
+        .ok()
+        .and_then(|g| g.single_pair())
+        .map(|p| p.0);
+    let shares = |j: Job| match j {
+        Job::Alone(op) => Some(op) == gemm,
+        Job::Mode(m) => gemm.is_some() && matches!(m, Mode::Sequential | Mode::RsNmc),
     };
     let shared: Vec<usize> = (0..jobs.len()).filter(|&i| shares(jobs[i])).collect();
     let grouped = shared.len() > 1;
@@ -215,7 +225,10 @@ fn tasks(jobs: &[Job]) -> Vec<Vec<usize>> {
 /// counts once.
 fn task_cost(trace: &Trace, jobs: &[Job], task: &[usize]) -> f64 {
     let sum: f64 = task.iter().map(|&i| jobs[i].cost(trace)).sum();
-    sum - (task.len().saturating_sub(1)) as f64 * Job::GemmAlone.cost(trace)
+    let shared = task
+        .first()
+        .map_or(0.0, |&i| jobs[i].cost(trace).min(Job::Alone(0).cost(trace)));
+    sum - (task.len().saturating_sub(1)) as f64 * shared
 }
 
 /// Runs the jobs of a task; the results are in the task's order.
@@ -237,9 +250,8 @@ fn run_task(
     let runs: Option<Vec<Run>> = task
         .iter()
         .map(|&i| match jobs[i] {
-            Job::GemmAlone => Some(Run::GemmAlone),
+            Job::Alone(op) => Some(Run::Alone(op)),
             Job::Mode(m) => m.composition(cfg).filter(|(_, c)| c == cfg).map(|(r, _)| r),
-            Job::RsAlone => None,
         })
         .collect();
     match runs {
@@ -255,7 +267,8 @@ fn missing_run() -> crate::error::Error {
     crate::error::Error::Check("a simulation did not report".into())
 }
 
-/// The report of `modes` from the results of [`jobs`]`(modes)`, in order.
+/// The report of `modes` from the results of [`jobs`]`(trace, modes)`, in
+/// order.
 pub fn report_from(
     trace: &Trace,
     cfg: &HwConfig,
@@ -270,9 +283,9 @@ pub fn report_from(
                 r.ok_or_else(|| crate::error::Error::Check("a replay baseline is missing".into()))
             })
     };
+    let ops = OpGraph::new(trace)?.len();
     let base = Baselines {
-        gemm_alone: base()?,
-        rs_alone: base()?,
+        alone: (0..ops).map(|_| base()).collect::<Result<Vec<_>>>()?,
     };
     let mut results = Vec::new();
     for (m, r) in modes.iter().zip(runs) {
@@ -289,8 +302,8 @@ pub fn replay_with(
     opts: Options,
 ) -> Result<crate::report::replay::ReplayReport> {
     use rayon::prelude::*;
-    let jobs = jobs(modes);
-    let done: Vec<Vec<(usize, Result<Option<SimResult>>)>> = tasks(&jobs)
+    let jobs = jobs(trace, modes);
+    let done: Vec<Vec<(usize, Result<Option<SimResult>>)>> = tasks(trace, &jobs)
         .par_iter()
         .map(|t| {
             t.iter()
@@ -320,7 +333,7 @@ pub fn replay_probed(
     probes: ProbeFactory,
 ) -> Result<crate::report::replay::ReplayReport> {
     use rayon::prelude::*;
-    let runs: Vec<Result<Option<SimResult>>> = jobs(modes)
+    let runs: Vec<Result<Option<SimResult>>> = jobs(trace, modes)
         .par_iter()
         .map(|j| run_job_probed(trace, cfg, *j, opts, probes))
         .collect();
@@ -342,8 +355,8 @@ pub fn replay_many(
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
     type Runs = Vec<Option<Result<Option<SimResult>>>>;
-    let jobs = jobs(modes);
-    let tasks = tasks(&jobs);
+    let jobs: Vec<Vec<Job>> = traces.iter().map(|t| jobs(t, modes)).collect();
+    let tasks: Vec<Vec<Vec<usize>>> = traces.iter().zip(&jobs).map(|(t, j)| tasks(t, j)).collect();
     // Traces that simulate identically (FC-1 and FC-2 of a model differ
     // only in names) are simulated once, by the first of them, the leader;
     // the others' reports are built from its runs. The simulator is
@@ -361,14 +374,14 @@ pub fn replay_many(
         .collect();
     let mut order: Vec<(usize, usize)> = (0..traces.len())
         .filter(|&t| leader[t] == t)
-        .flat_map(|t| (0..tasks.len()).map(move |j| (t, j)))
+        .flat_map(|t| (0..tasks[t].len()).map(move |j| (t, j)))
         .collect();
     // Largest trace first, and within a trace the costliest task first: the
     // long runs start early and the short ones fill the end, while a trace
     // completes before the next begins, so few traces' results are held
     // at once. A stable sort: equal costs keep trace order.
     let size = |t: usize| Job::Mode(Mode::Sequential).cost(traces[t]);
-    let cost = |t: usize, j: usize| task_cost(traces[t], &jobs, &tasks[j]);
+    let cost = |t: usize, j: usize| task_cost(traces[t], &jobs[t], &tasks[t][j]);
     order.sort_by(|&(ta, ja), &(tb, jb)| {
         size(tb)
             .total_cmp(&size(ta))
@@ -379,7 +392,8 @@ pub fn replay_many(
     // results of unfinished traces are held in memory.
     let runs: Vec<Mutex<(Runs, usize)>> = traces
         .iter()
-        .map(|_| Mutex::new((jobs.iter().map(|_| None).collect(), jobs.len())))
+        .enumerate()
+        .map(|(t, _)| Mutex::new((jobs[t].iter().map(|_| None).collect(), jobs[t].len())))
         .collect();
     let reports: Vec<Mutex<Option<Result<crate::report::replay::ReplayReport>>>> =
         traces.iter().map(|_| Mutex::new(None)).collect();
@@ -390,8 +404,8 @@ pub fn replay_many(
             let Some(&(t, j)) = order.get(i) else {
                 break;
             };
-            let task = &tasks[j];
-            let rs = run_task(traces[t], cfg, &jobs, task, Options::default());
+            let task = &tasks[t][j];
+            let rs = run_task(traces[t], cfg, &jobs[t], task, Options::default());
             let complete = match runs[t].lock() {
                 Ok(mut g) => {
                     for (&i, r) in task.iter().zip(rs) {

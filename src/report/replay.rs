@@ -6,7 +6,7 @@ use crate::config::HwConfig;
 use crate::mem::{Stream, StreamClass};
 use crate::modes::Mode;
 use crate::stats::{Baselines, DevResult, SimResult};
-use crate::trace::Trace;
+use crate::trace::{CollectiveKind, GraphOp, OpGraph, OpKind, Trace};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -230,6 +230,42 @@ pub fn comm_bytes(d: &DeviceReport) -> u64 {
         .sum()
 }
 
+/// The no-contention bound of the graph: its critical path with every op
+/// taking its time alone, except that a GEMM and the collective that
+/// reduces its output take the longer of the two together (they overlap
+/// perfectly).
+fn ideal_time_ns(graph: &OpGraph, base: &Baselines) -> f64 {
+    let w = |op: usize| ns(base.alone[op].end_ps);
+    let mut finish = vec![0.0f64; graph.len()];
+    let fused: Vec<Option<usize>> = graph
+        .ops()
+        .iter()
+        .map(|o| {
+            o.collective()
+                .filter(|c| {
+                    matches!(
+                        c.kind,
+                        CollectiveKind::ReduceScatter | CollectiveKind::AllReduce
+                    )
+                })
+                .and_then(|c| c.gemm)
+        })
+        .collect();
+    for o in graph.ops() {
+        let ready =
+            |deps: &mut dyn Iterator<Item = usize>| deps.map(|d| finish[d]).fold(0.0, f64::max);
+        finish[o.index] = match fused[o.index] {
+            Some(g) => {
+                let gemm_start = finish[g] - w(g);
+                let others = ready(&mut o.deps.iter().copied().filter(|&d| d != g));
+                (gemm_start + w(g).max(w(o.index))).max(others + w(o.index))
+            }
+            None => ready(&mut o.deps.iter().copied()) + w(o.index),
+        };
+    }
+    finish.into_iter().fold(0.0, f64::max)
+}
+
 /// Builds the report from the isolated runs and each mode's run (`None`
 /// for ideal, which is derived).
 pub fn build(
@@ -238,30 +274,80 @@ pub fn build(
     base: &Baselines,
     runs: &[(Mode, Option<SimResult>)],
 ) -> ReplayReport {
-    let g = trace.gemm().expect("replayed traces have a GEMM");
+    let graph = OpGraph::new(trace).expect("a replayed trace is valid");
+    let first_gemm = trace.gemm();
     let n = trace.tp;
-    let gemm_alone_ns = ns(base.gemm_alone.end_ps);
-    let rs_alone_ns = ns(base.rs_alone.end_ps);
-    let out = g.output_bytes();
+    // Totals over the graph's ops (for a sub-layer trace: its GEMM and its
+    // reduce-scatter).
+    let is_gemm = |op: &GraphOp| matches!(op.kind, OpKind::Gemm(_));
+    let is_comm = |op: &GraphOp| {
+        matches!(
+            op.kind,
+            OpKind::Collective(_) | OpKind::Send(_) | OpKind::Recv(_)
+        )
+    };
+    let alone_of = |op: usize| ns(base.alone[op].end_ps);
+    let sum_alone = |f: &dyn Fn(&GraphOp) -> bool| -> f64 {
+        graph
+            .ops()
+            .iter()
+            .filter(|o| f(o))
+            .map(|o| alone_of(o.index))
+            .sum()
+    };
+    let gemm_alone_ns = sum_alone(&is_gemm);
+    let rs_alone_ns = sum_alone(&is_comm);
+    let other_alone_ns = sum_alone(&|o| !is_gemm(o) && !is_comm(o));
     let bw = cfg.link.bw_gbps_per_dir;
-    let rs_analytic_ns = (n as f64 - 1.0) / n as f64 * out as f64 / bw
-        + (n as f64 - 1.0) * cfg.link.latency_ns as f64;
+    let rs_analytic_ns: f64 = graph
+        .ops()
+        .iter()
+        .filter_map(|o| o.collective().map(|c| (o.devices.len() as f64, c)))
+        .map(|(k, c)| {
+            let passes = match c.kind {
+                CollectiveKind::AllReduce => 2.0,
+                _ => 1.0,
+            };
+            passes
+                * ((k - 1.0) / k * c.buffer_bytes as f64 / bw
+                    + (k - 1.0) * cfg.link.latency_ns as f64)
+        })
+        .sum();
     let peak_flops_per_ns =
         cfg.gpu.cus as f64 * cfg.gpu.flops_per_cycle_per_cu as f64 * cfg.gpu.clock_mhz as f64
             / 1000.0;
-    let min_bytes = g.a_bytes() + g.b_bytes() + out;
-    let gemm_roofline_ns =
-        (g.flops() as f64 / peak_flops_per_ns).max(min_bytes as f64 / cfg.mem.peak_gbps());
+    let gemm_roofline_ns: f64 = graph
+        .ops()
+        .iter()
+        .filter_map(|o| o.gemm())
+        .map(|g| {
+            let min_bytes = g.a_bytes() + g.b_bytes() + g.output_bytes();
+            (g.flops() as f64 / peak_flops_per_ns).max(min_bytes as f64 / cfg.mem.peak_gbps())
+        })
+        .sum();
+    let gemm_alone_dev = |i: usize| -> f64 {
+        graph
+            .ops()
+            .iter()
+            .filter(|o| is_gemm(o))
+            .map(|o| ns(base.alone[o.index].devices[i].end_ps))
+            .sum()
+    };
     let per_dev = |r: &SimResult, seq: Option<&[DeviceReport]>| -> Vec<DeviceReport> {
         r.devices
             .iter()
             .enumerate()
             .map(|(i, d)| {
-                let gemm_alone_dev = ns(base.gemm_alone.devices[i].end_ps);
-                device_report(d, gemm_alone_dev, seq.map(|s| s[i].dram_bytes), cfg.gpu.cus)
+                device_report(
+                    d,
+                    gemm_alone_dev(i),
+                    seq.map(|s| s[i].dram_bytes),
+                    cfg.gpu.cus,
+                )
             })
             .collect()
     };
+    let ideal_ns = ideal_time_ns(&graph, base);
     let seq_devs: Option<Vec<DeviceReport>> = runs
         .iter()
         .find(|(m, _)| *m == Mode::Sequential)
@@ -298,11 +384,18 @@ pub fn build(
             }
             None => {
                 // Ideal: the no-contention bound, per device the larger of
-                // its isolated GEMM and reduce-scatter.
+                // its isolated GEMM and reduce-scatter (for a graph, the
+                // longest of its ops alone, the time the critical path).
+                let (gi, ri) = graph.single_pair().unwrap_or_else(|| {
+                    let longest = (0..base.alone.len())
+                        .max_by_key(|&o| base.alone[o].end_ps)
+                        .unwrap_or(0);
+                    (longest, longest)
+                });
                 let devs: Vec<DeviceReport> = (0..n as usize)
                     .map(|i| {
-                        let gd = &base.gemm_alone.devices[i];
-                        let rd = &base.rs_alone.devices[i];
+                        let gd = &base.alone[gi].devices[i];
+                        let rd = &base.alone[ri].devices[i];
                         let mut d = device_report(
                             if gd.end_ps >= rd.end_ps { gd } else { rd },
                             ns(gd.end_ps),
@@ -317,7 +410,7 @@ pub fn build(
                         d
                     })
                     .collect();
-                (gemm_alone_ns.max(rs_alone_ns), devs)
+                (ideal_ns, devs)
             }
         };
         let mut total = total_of(&devices);
@@ -328,7 +421,7 @@ pub fn build(
         let t_seq = t_seq.unwrap_or(time_ns);
         let shorter = gemm_alone_ns.min(rs_alone_ns);
         let overlap = if shorter > 0.0 {
-            ((gemm_alone_ns + rs_alone_ns - time_ns) / shorter).clamp(0.0, 1.0)
+            ((gemm_alone_ns + rs_alone_ns + other_alone_ns - time_ns) / shorter).clamp(0.0, 1.0)
         } else {
             0.0
         };
@@ -350,10 +443,10 @@ pub fn build(
         trace: TraceInfo {
             name: trace.name.clone(),
             tp: n,
-            m: g.m,
-            n: g.n,
-            k: g.k,
-            output_bytes: out,
+            m: first_gemm.map_or(0, |g| g.m),
+            n: first_gemm.map_or(0, |g| g.n),
+            k: first_gemm.map_or(0, |g| g.k),
+            output_bytes: first_gemm.map_or(0, |g| g.output_bytes()),
         },
         preset: cfg.name.clone(),
         gemm_alone_ns,

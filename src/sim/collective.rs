@@ -1,6 +1,7 @@
-//! A device's collective kernel as the simulation runs it: the kernel is
+//! A device's collective kernels as the simulation runs them: a kernel is
 //! taken out of its device for the length of a call and handed the
-//! simulation as its [`CollEnv`].
+//! simulation as its [`CollEnv`]; when the call leaves it finished, the op
+//! ends.
 
 use super::Sim;
 use super::event::{Ev, Then, Unit};
@@ -8,31 +9,45 @@ use crate::collective::{CollEnv, CollectiveDevice, Tag};
 use crate::engine::Ps;
 use crate::mem::{Op as MemOp, Stream};
 
-/// The simulation as device `dev`'s collective sees it.
+/// The simulation as collective `op` on device `dev` sees it.
 struct CollCtx<'s, 'a> {
     sim: &'s mut Sim<'a>,
     dev: u32,
+    op: usize,
 }
 
 impl Sim<'_> {
-    /// Calls device `d`'s collective kernel, if the run has one.
+    /// Calls device `d`'s kernel of collective `op`, if it has one.
     pub(super) fn with_collective(
         &mut self,
         d: u32,
+        op: usize,
         f: impl FnOnce(&mut dyn CollectiveDevice, &mut dyn CollEnv),
     ) {
         // A kernel never calls back into itself: what it asks of the
         // simulation completes later, as events.
-        let Some(mut c) = self.devs[d as usize].coll.take() else {
+        let Some(mut c) = self.devs[d as usize].ops[op].coll.take() else {
             return;
         };
-        f(c.as_mut(), &mut CollCtx { sim: self, dev: d });
-        self.devs[d as usize].coll = Some(c);
+        f(
+            c.as_mut(),
+            &mut CollCtx {
+                sim: self,
+                dev: d,
+                op,
+            },
+        );
+        let done = c.ended_at().is_some();
+        self.devs[d as usize].ops[op].coll = Some(c);
+        if done {
+            self.op_end(d, op);
+        }
     }
+}
 
-    /// Starts device `d`'s collective kernel (once).
-    pub(super) fn start_collective(&mut self, d: u32) {
-        self.with_collective(d, |c, env| c.start(env));
+impl CollCtx<'_, '_> {
+    fn values(&self) -> usize {
+        self.sim.plan.coll(self.op).values
     }
 }
 
@@ -43,9 +58,10 @@ impl CollEnv for CollCtx<'_, '_> {
 
     fn open(&mut self, tag: Tag) -> u32 {
         let now = self.sim.now;
+        let op = self.op as u32;
         self.sim.devs[self.dev as usize]
             .mem
-            .open(now, Then::Coll(tag))
+            .open(now, Then::Coll { op, tag })
     }
 
     fn issue(&mut self, op: u32, addr: u64, bytes: u64, kind: MemOp, stream: Stream) {
@@ -64,29 +80,36 @@ impl CollEnv for CollCtx<'_, '_> {
     }
 
     fn send(&mut self, dst: u32, unit: Tag, bytes: u64, vals: Vec<u64>) {
-        self.sim.send(self.dev, dst, Unit::Coll(unit), bytes, vals);
+        let dst = self.sim.plan.coll(self.op).ranks[dst as usize];
+        let unit = Unit::Coll {
+            op: self.op as u32,
+            tag: unit,
+        };
+        self.sim.send(self.dev, dst, unit, bytes, vals);
     }
 
     fn values(&self, tiles: std::ops::Range<u64>) -> Vec<u64> {
-        let acc = &self.sim.devs[self.dev as usize].acc;
-        tiles.map(|t| acc[t as usize]).collect()
+        let v = &self.sim.devs[self.dev as usize].vals[self.values()];
+        tiles.map(|t| v[t as usize]).collect()
     }
 
     fn add_values(&mut self, tiles: std::ops::Range<u64>, vals: &[u64]) {
-        let acc = &mut self.sim.devs[self.dev as usize].acc;
-        for (t, v) in tiles.zip(vals) {
-            acc[t as usize] = acc[t as usize].wrapping_add(*v);
+        let i = self.values();
+        let v = &mut self.sim.devs[self.dev as usize].vals[i];
+        for (t, x) in tiles.zip(vals) {
+            v[t as usize] = v[t as usize].wrapping_add(*x);
         }
     }
 
     fn set_values(&mut self, tiles: std::ops::Range<u64>, vals: &[u64]) {
-        let acc = &mut self.sim.devs[self.dev as usize].acc;
-        for (t, v) in tiles.zip(vals) {
-            acc[t as usize] = *v;
+        let i = self.values();
+        let v = &mut self.sim.devs[self.dev as usize].vals[i];
+        for (t, x) in tiles.zip(vals) {
+            v[t as usize] = *x;
         }
     }
 
     fn input_ready(&self, chunk: u32, slice: u32) -> bool {
-        self.sim.slice_is_stored(self.dev, chunk, slice)
+        self.sim.slice_is_stored(self.dev, self.op, chunk, slice)
     }
 }

@@ -1,12 +1,12 @@
-//! One simulated device: its components, built as the run needs them, and
-//! the small adapters through which each component reaches the rest of the
+//! One simulated device: its components, its state of every op, and the
+//! small adapters through which each component reaches the rest of the
 //! simulation.
 
-use super::WINDOW;
 use super::event::{Ev, Then, Unit};
 use super::memport::MemPort;
+use super::plan::{CollExec, OpPlan, Plan};
 use super::probe::Probe;
-use crate::collective::{ChunkedBuffer, Collective, CollectiveDevice, KernelExec};
+use crate::collective::CollectiveDevice;
 use crate::config::HwConfig;
 use crate::engine::{Clock, EventQueue, Ps};
 use crate::error::{InputError, Location, Result};
@@ -18,9 +18,8 @@ use crate::net::{Port, Topology};
 use crate::stats::BandwidthBins;
 use crate::t3::{Dma, DmaEnv, TrackEnv, Tracker, TrackerIn, TrackerOut, Tracking};
 use crate::trace::Trace;
-use std::sync::Arc;
 
-/// Where a fused pair stands on one device.
+/// Where a fused collective stands on one device.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Fused {
     /// Own-chunk tiles complete.
@@ -29,7 +28,27 @@ pub(super) struct Fused {
     /// Stage-1 tiles not yet sent (the t3-mca threshold is derived when
     /// the last is).
     pub stage1_left: u64,
-    pub mca_threshold: Option<u32>,
+}
+
+/// One op on one device.
+#[derive(Debug, Clone, Default)]
+pub(super) struct DevOp {
+    /// Dependencies not yet done on this device.
+    pub deps_left: u32,
+    pub start: Option<Ps>,
+    pub end: Option<Ps>,
+    /// The op's kernel on the CUs, once launched.
+    pub kernel: Option<u32>,
+    /// A GEMM's or streaming compute op's kernel before launch.
+    pub pending: Option<Kernel>,
+    /// A collective run as a kernel (or, fused, what runs after).
+    pub coll: Option<Box<dyn CollectiveDevice>>,
+    pub fused: Option<Fused>,
+    /// Stored tiles per (chunk, slice) of a collective that follows its
+    /// producer.
+    pub slice_stored: Vec<u32>,
+    /// A recv's bytes landed; a send's bytes read.
+    pub bytes_done: u64,
 }
 
 #[derive(Clone)]
@@ -37,48 +56,34 @@ pub(super) struct Dev {
     pub id: u32,
     pub mem: MemPort,
     pub cus: Cus,
-    /// The GEMM, until it is launched on the CUs (then kernel 0).
-    pub gemm: Option<Kernel>,
-    pub gemm_start: Ps,
-    pub gemm_end: Option<Ps>,
-    /// The collective run as a kernel, when the run has one.
-    pub coll: Option<Box<dyn CollectiveDevice>>,
+    /// The op each CU kernel belongs to, by kernel id.
+    pub kernel_op: Vec<usize>,
+    pub ops: Vec<DevOp>,
     /// Track & trigger, in fused runs.
     pub tracking: Option<Tracking>,
     pub dma: Dma,
-    pub fused: Fused,
+    /// The t3-mca threshold this device derived.
+    pub mca_threshold: Option<u32>,
     /// One output port per link of the device, by topology port.
     pub ports: Vec<Port<Unit>>,
-    /// The device's values of each output tile (functional check).
-    pub acc: Vec<u64>,
-    /// Stored tiles per (chunk, slice), for a collective that follows its
-    /// producer.
-    pub slice_stored: Vec<u32>,
+    /// Values (functional check) of each op's buffer, for the ops that own
+    /// one, by tile.
+    pub vals: Vec<Vec<u64>>,
     pub bw: BandwidthBins,
 }
 
 impl Dev {
-    /// The GEMM's kernel, launched or not.
-    pub fn gemm_kernel(&self) -> &Kernel {
-        match &self.gemm {
-            Some(k) => k,
-            None => self.cus.kernel(0),
-        }
-    }
-
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         d: u32,
         trace: &Trace,
         cfg: &HwConfig,
         run: Run,
-        g: &Arc<GemmGeom>,
-        coll: &dyn Collective,
+        plan: &Plan,
         topo: &dyn Topology,
-        buffer: &ChunkedBuffer,
         symmetric: bool,
     ) -> Result<Dev> {
-        let n = trace.tp;
+        let n_ops = plan.ops.len();
         let o = trace.device(d);
         let bad = |field: &str, msg: String| {
             InputError::new(Location::file(cfg.name.clone()), field, msg)
@@ -88,22 +93,6 @@ impl Dev {
         let gpu_mhz = cfg.gpu.clock_mhz as f64 * o.compute_scale;
         let mclk = Clock::from_mhz(dram_mhz.round().max(1.0) as u64);
         let gclk = Clock::from_mhz(gpu_mhz.round().max(1.0) as u64);
-        // Staged, staggered tile order: stage `s` computes the chunk the
-        // collective assigns it. Every run uses it (it changes nothing for a
-        // GEMM that finishes before its collective) so that every device
-        // runs the same schedule rotated.
-        let order: Vec<(u64, u32)> = if run.has_gemm() {
-            (1..=n)
-                .flat_map(|s| {
-                    let chunk = coll.fused().map_or(s % n, |f| f.stage_chunk(d, s)) as u64;
-                    g.raster(g.chunk_rows(chunk))
-                        .into_iter()
-                        .map(move |t| (t, s - 1))
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
         let tracking = if run.fused() {
             let t = &cfg.t3;
             let tracker = Tracker::new(
@@ -116,24 +105,70 @@ impl Dev {
         } else {
             None
         };
-        let acc = if run.has_gemm() {
-            vec![0; g.tiles() as usize]
-        } else {
-            (0..g.tiles())
-                .map(|t| super::values::sig(g, d, t))
-                .collect()
-        };
+        let mut ops: Vec<DevOp> = (0..n_ops).map(|_| DevOp::default()).collect();
+        let mut vals: Vec<Vec<u64>> = vec![Vec::new(); n_ops];
+        for (i, p) in plan.ops.iter().enumerate() {
+            let here = plan.runs_on(i, d);
+            if here {
+                ops[i].deps_left =
+                    plan.deps[i].iter().filter(|&&k| plan.runs_on(k, d)).count() as u32;
+            }
+            match p {
+                OpPlan::Gemm(gp) => {
+                    let g = &gp.geom;
+                    vals[i] = vec![0; g.tiles() as usize];
+                    if here {
+                        ops[i].pending = Some(Kernel::Gemm(GemmKernel::new(
+                            g.clone(),
+                            tile_order(plan, i, d, g),
+                            g.tp as u32,
+                        )));
+                    }
+                }
+                OpPlan::Coll(c) => {
+                    if c.values == i {
+                        vals[i] = vec![0; c.buffer.tiles() as usize];
+                    }
+                    if here {
+                        // Built now, started when the op starts: what its
+                        // peers send may arrive before.
+                        ops[i].coll = coll_device(plan, i, d);
+                        let slices = c.buffer.slices();
+                        ops[i].slice_stored = vec![0; (c.buffer.chunks() * slices) as usize];
+                        if let CollExec::Fused { .. } = c.exec {
+                            ops[i].fused = Some(Fused {
+                                stage1_left: c.buffer.chunk_len(),
+                                ..Default::default()
+                            });
+                        }
+                    }
+                }
+                OpPlan::Compute { .. } | OpPlan::Send(_) | OpPlan::Recv(_) => {}
+            }
+        }
+        // Data a run finds already in memory: what an op run alone takes
+        // from its inputs, and a plain collective buffer's partial sums.
+        for (i, p) in plan.ops.iter().enumerate() {
+            let OpPlan::Coll(c) = p else { continue };
+            if !plan.runs_on(i, d) || plan.active[c.values] && c.values != i {
+                continue;
+            }
+            let r = plan.rank(i, d);
+            let own = c.buffer.chunk_tiles(r);
+            let v = &mut vals[c.values];
+            for t in 0..v.len() as u64 {
+                let reduced = c.gathers_reduced;
+                v[t as usize] = match (c.kind, reduced) {
+                    (crate::trace::CollectiveKind::AllGather, true) if own.contains(&t) => {
+                        super::values::reduced(&c.buffer, c.values, t)
+                    }
+                    (crate::trace::CollectiveKind::AllGather, _) if !own.contains(&t) => 0,
+                    _ => super::values::sig(&c.buffer, c.values, r, t),
+                };
+            }
+        }
         let cus = run.gemm_cus().unwrap_or(cfg.gpu.cus);
-        let gemm = Kernel::Gemm(GemmKernel::new(g.clone(), order, n));
-        let cus = Cus::new(d, &cfg.gpu, cus, gclk, g.block_bytes)?;
-        let coll_dev = run.kernel_reduction().map(|reduction| {
-            let exec = KernelExec {
-                reduction,
-                follows_producer: run.decomposed(),
-                window: WINDOW,
-            };
-            coll.kernel(d, exec, buffer.clone())
-        });
+        let cus = Cus::new(d, &cfg.gpu, cus, gclk, plan.l2_block_bytes())?;
         let ports = (0..topo.ports(d))
             .map(|p| {
                 let link = topo.link(d, p);
@@ -147,25 +182,62 @@ impl Dev {
             id: d,
             mem: MemPort::new(mem, mclk),
             cus,
-            gemm: Some(gemm),
-            gemm_start: 0,
-            gemm_end: if run.has_gemm() { None } else { Some(0) },
-            coll: coll_dev,
+            kernel_op: Vec::new(),
+            ops,
             tracking,
             dma: Dma::new(cfg.t3.dma_engines),
-            fused: Fused {
-                stage1_left: buffer.chunk_len(),
-                ..Default::default()
-            },
+            mca_threshold: None,
             ports,
-            acc,
-            slice_stored: vec![0; (n * buffer.slices()) as usize],
+            vals,
             bw: BandwidthBins::new(cfg.mem.channels() as usize),
         })
     }
 }
 
-/// What the GEMM engine of device `dev` reaches.
+/// Device `d`'s instance of collective `op` run as a kernel (for a fused
+/// one, what runs after its fused part), if any.
+pub(super) fn coll_device(plan: &Plan, op: usize, d: u32) -> Option<Box<dyn CollectiveDevice>> {
+    let c = plan.coll(op);
+    let rank = plan.rank(op, d);
+    match c.exec {
+        CollExec::Kernel(exec) | CollExec::BesideProducer(exec) => {
+            Some(c.algo.kernel(rank, exec, c.buffer.clone()))
+        }
+        CollExec::Fused { after, .. } => c.algo.after_fused(rank, after, c.buffer.clone()),
+    }
+}
+
+/// The order device `d` computes GEMM `i`'s tiles in, with each tile's
+/// stage: staged and staggered as its reducing collective schedules it
+/// (stage `s` computes the chunk the collective assigns it) in every run,
+/// so that every device runs the same schedule rotated (it changes nothing
+/// for a GEMM that finishes before its collective); rows in raster order
+/// otherwise.
+fn tile_order(plan: &Plan, i: usize, d: u32, g: &GemmGeom) -> Vec<(u64, u32)> {
+    let sched = plan.gemm(i).consumer.and_then(|c| {
+        let cp = plan.coll(c);
+        cp.algo
+            .fused()
+            .map(|f| (f, plan.rank(c, d), cp.ranks.len() as u32))
+    });
+    match sched {
+        Some((f, rank, n)) => (1..=n)
+            .flat_map(|s| {
+                let chunk = f.stage_chunk(rank, s) as u64;
+                g.raster(g.chunk_rows(chunk))
+                    .into_iter()
+                    .map(move |t| (t, s - 1))
+            })
+            .collect(),
+        None => g
+            .raster(0..g.tile_rows)
+            .into_iter()
+            .map(|t| (t, 0))
+            .collect(),
+    }
+}
+
+/// What the CUs of device `dev` reach.
 pub(super) struct GemmIo<'a> {
     pub now: Ps,
     pub dev: u32,
@@ -193,14 +265,18 @@ impl GemmEnv for GemmIo<'_> {
     }
 }
 
-/// What the tracking of device `dev` reaches.
+/// What the tracking of device `dev` reaches, for collective `op` whose
+/// buffer has the tiles (tracker tiles are offset by `tile_base`).
 pub(super) struct TrackIo<'a> {
     pub now: Ps,
     pub dev: u32,
+    pub op: u32,
+    pub rank: u32,
+    pub tile_base: u64,
     pub q: &'a mut EventQueue<Ev>,
     pub mem: &'a mut MemPort,
-    pub acc: &'a mut [u64],
-    pub g: &'a GemmGeom,
+    pub vals: &'a mut [u64],
+    pub buffer: &'a crate::collective::ChunkedBuffer,
     pub probe: Option<&'a mut Box<dyn Probe>>,
 }
 
@@ -220,7 +296,10 @@ impl TrackEnv for TrackIo<'_> {
     }
 
     fn open_tile(&mut self, tile: u64) -> u32 {
-        let op = self.mem.open(self.now, Then::TileUpdates { tile });
+        let tile = tile - self.tile_base;
+        let op = self
+            .mem
+            .open(self.now, Then::TileUpdates { op: self.op, tile });
         // Held until the tracker fires: the tile is complete only when
         // every expected update has been counted.
         self.mem.hold(op);
@@ -228,7 +307,7 @@ impl TrackEnv for TrackIo<'_> {
     }
 
     fn update(&mut self, op: u32, tile: u64, offset: u64, bytes: u64, stream: Stream) {
-        let addr = self.g.c_addr(self.dev, tile) + offset;
+        let addr = self.buffer.tile_addr(self.rank, tile - self.tile_base) + offset;
         if let Some(t) = self
             .mem
             .issue(self.now, op, addr, bytes, MemOp::Update, stream)
@@ -244,18 +323,19 @@ impl TrackEnv for TrackIo<'_> {
     }
 
     fn add_value(&mut self, tile: u64, value: u64) {
-        let a = &mut self.acc[tile as usize];
+        let a = &mut self.vals[(tile - self.tile_base) as usize];
         *a = a.wrapping_add(value);
     }
 }
 
-/// What the DMA engines of device `dev` reach.
+/// What the DMA engines of device `dev` reach. A descriptor names a
+/// collective's tile as a tracker tile (offset per collective).
 pub(super) struct DmaIo<'a> {
     pub now: Ps,
     pub dev: u32,
     pub q: &'a mut EventQueue<Ev>,
     pub mem: &'a mut MemPort,
-    pub g: &'a GemmGeom,
+    pub plan: &'a Plan,
 }
 
 impl DmaEnv for DmaIo<'_> {
@@ -263,13 +343,21 @@ impl DmaEnv for DmaIo<'_> {
         self.now
     }
 
-    fn read_tile(&mut self, tile: u64, start: Ps) {
-        let op = self.mem.open(self.now, Then::DmaRead { tile, start });
-        let addr = self.g.c_addr(self.dev, tile);
-        let bytes = self.g.tile_span(tile).1;
+    fn read_tile(&mut self, tracker_tile: u64, start: Ps) {
+        let (op, tile) = self.plan.fused_tile(tracker_tile);
+        let c = self.plan.coll(op);
+        let rank = self.plan.rank(op, self.dev);
+        let then = Then::DmaRead {
+            op: op as u32,
+            tile,
+            start,
+        };
+        let mop = self.mem.open(self.now, then);
+        let addr = c.buffer.tile_addr(rank, tile);
+        let bytes = c.buffer.tile_bytes(tile);
         if let Some(t) = self
             .mem
-            .issue(self.now, op, addr, bytes, MemOp::Read, Stream::DmaRead)
+            .issue(self.now, mop, addr, bytes, MemOp::Read, Stream::DmaRead)
         {
             self.q.push(t, Ev::MemWake { dev: self.dev });
         }

@@ -23,6 +23,8 @@ pub(super) enum Ev {
     Packet(Box<Packet<Unit>>),
     /// A port that ran out of credits may send again.
     SendRetry { dev: u32, port: u32 },
+    /// A fixed-duration op ends.
+    Timer { dev: u32, op: u32 },
 }
 
 const _: () = assert!(std::mem::size_of::<Ev>() <= 16);
@@ -30,23 +32,31 @@ const _: () = assert!(std::mem::size_of::<Ev>() <= 16);
 /// What to do when a memory operation completes: which component asked.
 #[derive(Debug, Clone)]
 pub(super) enum Then {
-    /// The GEMM engine's L2 fill of the block at `addr`.
+    /// The CUs' fill of the block at `addr`.
     Fill { addr: u64 },
-    /// A tile's output stores.
-    Store { tile: u64 },
+    /// A GEMM tile's output stores.
+    Store { op: u32, tile: u64 },
     /// A collective kernel's operation.
-    Coll(Tag),
-    /// Every update to a tracked tile (local and remote) is performed.
-    TileUpdates { tile: u64 },
+    Coll { op: u32, tag: Tag },
+    /// Every update to a tracked tile of fused collective `op` (local and
+    /// remote) is performed.
+    TileUpdates { op: u32, tile: u64 },
     /// The DMA engine read a triggered tile (started at `start`).
-    DmaRead { tile: u64, start: Ps },
+    DmaRead { op: u32, tile: u64, start: Ps },
+    /// A send's data is read, ready to go on the link.
+    SendRead { op: u32 },
+    /// `bytes` of a recv's data have landed in memory.
+    RecvLanded { op: u32, bytes: u64 },
 }
 
 /// What a transfer carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Unit {
     /// A collective kernel's transfer.
-    Coll(Tag),
-    /// A T3 output tile (remote-mapped stores or a triggered DMA).
-    Tile { tile: u64 },
+    Coll { op: u32, tag: Tag },
+    /// A tile of fused collective `op` (remote-mapped stores or a
+    /// triggered DMA).
+    Tile { op: u32, tile: u64 },
+    /// The data of send `op`.
+    Transfer { op: u32 },
 }

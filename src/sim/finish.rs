@@ -1,62 +1,16 @@
-//! The end of a run: the functional check, the per-device results (the
-//! symmetric shortcut's mirrored devices among them), and what is stuck
-//! when a run cannot finish.
+//! The end of a run: the functional check of every collective and
+//! transfer, the per-device results (the symmetric shortcut's mirrored
+//! devices among them), and what is stuck when a run cannot finish.
 
 use super::Sim;
 use super::device::Dev;
-use super::values::sig;
+use super::plan::{CollExec, OpPlan};
+use super::values::{reduced, sig};
 use crate::engine::Ps;
 use crate::error::{Error, Result};
 use crate::gpu::Kernel;
-use crate::stats::{DevResult, SimResult, TimelineSpan};
-
-/// The timeline of one device.
-fn spans_of(dev: &Dev, fused: bool) -> Vec<TimelineSpan> {
-    let ns = |p: Ps| p as f64 / 1000.0;
-    let mut v = Vec::new();
-    let mut span = |track: &str, cat: &str, label: String, s: Ps, e: Ps| {
-        if e > s {
-            v.push(TimelineSpan {
-                device: dev.id,
-                track: track.into(),
-                category: cat.into(),
-                label,
-                start_ns: ns(s),
-                end_ns: ns(e),
-            });
-        }
-    };
-    if let Kernel::Gemm(k) = dev.gemm_kernel() {
-        for (i, &(s, e)) in k.stage_spans().iter().enumerate() {
-            if let Some(s) = s {
-                span("compute", "gemm", format!("GEMM stage {}", i + 1), s, e);
-            }
-        }
-    }
-    if let Some(c) = &dev.coll
-        && let (Some(s), Some(e)) = (c.started_at(), c.ended_at())
-    {
-        span("collective", "rs", "reduce-scatter".into(), s, e);
-    }
-    if let (true, Some(s), Some(e)) = (fused, first_send(dev), dev.fused.end) {
-        span(
-            "collective",
-            "rs",
-            "T3 reduce-scatter (tracked)".into(),
-            s,
-            e,
-        );
-    }
-    for p in &dev.ports {
-        for &(s, e) in p.busy().spans() {
-            span("link", "link", "link busy".into(), s, e);
-        }
-    }
-    for &(s, e) in dev.dma.busy().spans() {
-        span("dma", "dma", "DMA".into(), s, e);
-    }
-    v
-}
+use crate::stats::{DevResult, OpTime, SimResult, TimelineSpan};
+use crate::trace::CollectiveKind;
 
 /// When the device first sent anything.
 fn first_send(dev: &Dev) -> Option<Ps> {
@@ -64,6 +18,93 @@ fn first_send(dev: &Dev) -> Option<Ps> {
 }
 
 impl Sim<'_> {
+    /// The timeline of one device.
+    fn spans_of(&self, dev: &Dev) -> Vec<TimelineSpan> {
+        let ns = |p: Ps| p as f64 / 1000.0;
+        let mut v = Vec::new();
+        let mut span = |track: &str, cat: &str, label: String, s: Ps, e: Ps| {
+            if e > s {
+                v.push(TimelineSpan {
+                    device: dev.id,
+                    track: track.into(),
+                    category: cat.into(),
+                    label,
+                    start_ns: ns(s),
+                    end_ns: ns(e),
+                });
+            }
+        };
+        let single = self.plan.single_pair;
+        for (i, p) in self.plan.ops.iter().enumerate() {
+            if !self.plan.runs_on(i, dev.id) {
+                continue;
+            }
+            let st = &dev.ops[i];
+            let name = &self.plan.graph.op(i).name;
+            match p {
+                OpPlan::Gemm(_) => {
+                    let k = match (&st.pending, st.kernel) {
+                        (Some(k), _) => k,
+                        (None, Some(id)) => dev.cus.kernel(id),
+                        (None, None) => continue,
+                    };
+                    if let Kernel::Gemm(k) = k {
+                        for (s, &(a, e)) in k.stage_spans().iter().enumerate() {
+                            if let Some(a) = a {
+                                let label = if single {
+                                    format!("GEMM stage {}", s + 1)
+                                } else {
+                                    format!("{name} stage {}", s + 1)
+                                };
+                                span("compute", "gemm", label, a, e);
+                            }
+                        }
+                    }
+                }
+                OpPlan::Coll(c) => {
+                    let fused = matches!(c.exec, CollExec::Fused { .. });
+                    if let (false, Some(k)) = (fused, &st.coll)
+                        && let (Some(a), Some(e)) = (k.started_at(), k.ended_at())
+                    {
+                        let label = if single {
+                            "reduce-scatter".into()
+                        } else {
+                            name.clone()
+                        };
+                        span("collective", "rs", label, a, e);
+                    }
+                    if fused && let (Some(a), Some(e)) = (first_send(dev), st.end) {
+                        let label = if single {
+                            "T3 reduce-scatter (tracked)".into()
+                        } else {
+                            format!("{name} (tracked)")
+                        };
+                        span("collective", "rs", label, a, e);
+                    }
+                }
+                OpPlan::Compute { .. } => {
+                    if let (Some(a), Some(e)) = (st.start, st.end) {
+                        span("compute", "compute", name.clone(), a, e);
+                    }
+                }
+                OpPlan::Send(_) | OpPlan::Recv(_) => {
+                    if let (Some(a), Some(e)) = (st.start, st.end) {
+                        span("collective", "p2p", name.clone(), a, e);
+                    }
+                }
+            }
+        }
+        for p in &dev.ports {
+            for &(s, e) in p.busy().spans() {
+                span("link", "link", "link busy".into(), s, e);
+            }
+        }
+        for &(s, e) in dev.dma.busy().spans() {
+            span("dma", "dma", "DMA".into(), s, e);
+        }
+        v
+    }
+
     /// What is unfinished, device by device, with the state of its
     /// queues, tracker and DMA engine (for deadlock reports).
     pub(super) fn stuck_report(&self) -> Vec<String> {
@@ -81,43 +122,85 @@ impl Sim<'_> {
             }
             s
         };
-        for dev in &self.devs {
-            if self.run.has_gemm() && dev.gemm_end.is_none() {
-                stuck.push(format!(
-                    "device {}: GEMM stored {}/{} tiles",
-                    dev.id,
-                    dev.gemm_kernel().retired(),
-                    dev.gemm_kernel().workgroups()
-                ));
+        let single = self.plan.single_pair;
+        let named = |i: usize| {
+            if single {
+                String::new()
+            } else {
+                format!("`{}` ", self.plan.graph.op(i).name)
             }
-            if let Some(c) = &dev.coll
-                && c.ended_at().is_none()
-            {
-                stuck.push(format!(
-                    "device {}: {}, {} queued to send{}",
-                    dev.id,
-                    c.describe(),
-                    queued(dev),
-                    memory(dev)
-                ));
+        };
+        for dev in &self.devs {
+            for (i, p) in self.plan.ops.iter().enumerate() {
+                let st = &dev.ops[i];
+                if !self.plan.runs_on(i, dev.id) || st.end.is_some() {
+                    continue;
+                }
+                match p {
+                    OpPlan::Gemm(_) => {
+                        let (done, all) = match (&st.pending, st.kernel) {
+                            (Some(k), _) => (k.retired(), k.workgroups()),
+                            (None, Some(id)) => {
+                                let k = dev.cus.kernel(id);
+                                (k.retired(), k.workgroups())
+                            }
+                            (None, None) => (0, 0),
+                        };
+                        stuck.push(format!(
+                            "device {}: {}GEMM stored {done}/{all} tiles",
+                            dev.id,
+                            named(i)
+                        ));
+                    }
+                    OpPlan::Coll(c) if !matches!(c.exec, CollExec::Fused { .. }) => {
+                        let what = match &st.coll {
+                            Some(k) => k.describe(),
+                            None => {
+                                format!("{} waits for {} dependencies", c.kind.name(), st.deps_left)
+                            }
+                        };
+                        stuck.push(format!(
+                            "device {}: {}{what}, {} queued to send{}",
+                            dev.id,
+                            named(i),
+                            queued(dev),
+                            memory(dev)
+                        ));
+                    }
+                    OpPlan::Coll(_) => {}
+                    _ => stuck.push(format!(
+                        "device {}: {}{} not finished ({} dependencies left)",
+                        dev.id,
+                        named(i),
+                        self.plan.graph.op(i).kind_name(),
+                        st.deps_left
+                    )),
+                }
             }
         }
         for dev in &self.devs {
-            if let Some(t) = &dev.tracking
-                && dev.fused.end.is_none()
-            {
+            for (i, p) in self.plan.ops.iter().enumerate() {
+                let OpPlan::Coll(c) = p else { continue };
+                let (Some(t), Some(f)) = (&dev.tracking, &dev.ops[i].fused) else {
+                    continue;
+                };
+                if !self.plan.runs_on(i, dev.id) || f.end.is_some() {
+                    continue;
+                }
                 // Local stores come from the device's own GEMM; arriving
                 // updates from the device that sends to it.
-                let from = (dev.id + 1) % self.n;
+                let rank = self.plan.rank(i, dev.id);
+                let from = c.ranks[((rank + 1) % c.ranks.len() as u32) as usize];
                 let source = |s: crate::mem::Stream| match s {
                     crate::mem::Stream::GemmWrite => format!("device {}'s GEMM", dev.id),
                     _ => format!("device {from}"),
                 };
                 stuck.push(format!(
-                    "device {}: T3 completed {}/{} own-chunk tiles; {}; {} tiles queued for DMA, {} DMA reads in flight, {} transfers queued on the link{}",
+                    "device {}: {}T3 completed {}/{} own-chunk tiles; {}; {} tiles queued for DMA, {} DMA reads in flight, {} transfers queued on the link{}",
                     dev.id,
-                    dev.fused.finals,
-                    self.buffer.chunk_len(),
+                    named(i),
+                    f.finals,
+                    c.buffer.chunk_len(),
                     t.describe(source),
                     dev.dma.queued(),
                     dev.dma.active(),
@@ -129,6 +212,68 @@ impl Sim<'_> {
         stuck
     }
 
+    /// Checks every collective's and transfer's result on every simulated
+    /// device.
+    fn check(&self) -> Result<()> {
+        for dev in &self.devs {
+            let d = dev.id;
+            for (i, p) in self.plan.ops.iter().enumerate() {
+                if !self.plan.runs_on(i, d) {
+                    continue;
+                }
+                let named = if self.plan.single_pair {
+                    String::new()
+                } else {
+                    format!(
+                        " ({} `{}`)",
+                        self.plan.graph.op(i).kind_name(),
+                        self.plan.graph.op(i).name
+                    )
+                };
+                match p {
+                    OpPlan::Coll(c) => {
+                        let r = self.plan.rank(i, d);
+                        let vals = &dev.vals[c.values];
+                        let tiles = match c.kind {
+                            CollectiveKind::ReduceScatter => c.buffer.chunk_tiles(r),
+                            _ => 0..c.buffer.tiles(),
+                        };
+                        for t in tiles {
+                            let chunk = c.buffer.chunk_of(t);
+                            let (want, what) = match c.kind {
+                                CollectiveKind::AllGather if !c.gathers_reduced => (
+                                    sig(&c.buffer, c.values, chunk, t),
+                                    format!("device {}'s contribution", c.ranks[chunk as usize]),
+                                ),
+                                _ => (
+                                    reduced(&c.buffer, c.values, t),
+                                    "the sum of all devices' contributions".to_string(),
+                                ),
+                            };
+                            let got = vals[t as usize];
+                            if got != want {
+                                return Err(Error::Check(format!(
+                                    "functional check{named}: device {d} chunk {chunk} tile {t} holds {got:#x}, expected {what} {want:#x}"
+                                )));
+                            }
+                        }
+                    }
+                    OpPlan::Recv(r) => {
+                        let want = super::transfer::transfer_value(r.t.peer);
+                        if dev.vals[i].first() != Some(&want) {
+                            return Err(Error::Check(format!(
+                                "functional check{named}: device {d} did not receive the data device {} sent",
+                                r.t.src
+                            )));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub(super) fn finish(mut self) -> Result<SimResult> {
         let stuck = self.stuck_report();
         if !stuck.is_empty() {
@@ -138,44 +283,57 @@ impl Sim<'_> {
                 stuck.join("\n")
             )));
         }
-        // Functional check: each device's own chunk holds every device's
-        // contribution.
-        if self.run.kernel_reduction().is_some() || self.run.fused() {
-            for dev in &self.devs {
-                let d = dev.id;
-                for t in self.g.chunk_tiles(d as u64) {
-                    let want = (0..self.n).fold(0u64, |s, e| s.wrapping_add(sig(&self.g, e, t)));
-                    let got = dev.acc[t as usize];
-                    if got != want {
-                        return Err(Error::Check(format!(
-                            "functional check: device {d} chunk {d} tile {t} holds {got:#x}, expected the sum of all devices' contributions {want:#x}"
-                        )));
-                    }
-                }
-            }
-        }
+        self.check()?;
         let end_ps = self.now;
         let fused = self.run.fused();
         let mut devices = Vec::new();
-        for dev in &mut self.devs {
+        let plan = self.plan.clone();
+        for i in 0..self.devs.len() {
+            let spans = self.spans_of(&self.devs[i]);
+            let dev = &mut self.devs[i];
             let end = dev.mem.clk.cycle_at(end_ps) + 1;
             let out: Vec<usize> = dev.ports.iter().map(|p| p.link()).collect();
-            let coll_end = dev.coll.as_ref().and_then(|c| c.ended_at());
-            let rs_end = coll_end.or(dev.fused.end);
+            let mut ops = Vec::new();
+            let (mut gemm_end, mut rs_start, mut rs_end): (Option<Ps>, Option<Ps>, Option<Ps>) =
+                (None, None, None);
+            let mut gemm_start = None;
+            for (k, p) in plan.ops.iter().enumerate() {
+                let st = &dev.ops[k];
+                let (Some(s), Some(e)) = (st.start, st.end) else {
+                    continue;
+                };
+                ops.push(OpTime {
+                    op: k,
+                    start_ps: s,
+                    end_ps: e,
+                });
+                match p {
+                    OpPlan::Gemm(_) => {
+                        gemm_start = Some(gemm_start.map_or(s, |g: Ps| g.min(s)));
+                        gemm_end = Some(gemm_end.map_or(e, |g: Ps| g.max(e)));
+                    }
+                    OpPlan::Coll(c) => {
+                        let s = match (&st.coll, c.exec) {
+                            (Some(k), CollExec::Kernel(_) | CollExec::BesideProducer(_)) => {
+                                k.started_at().unwrap_or(s)
+                            }
+                            _ => s,
+                        };
+                        rs_start = Some(rs_start.map_or(s, |g: Ps| g.min(s)));
+                        rs_end = Some(rs_end.map_or(e, |g: Ps| g.max(e)));
+                    }
+                    _ => {}
+                }
+            }
+            if fused {
+                rs_start = first_send(dev);
+            }
             devices.push(DevResult {
                 device: dev.id,
-                end_ps: rs_end.unwrap_or(0).max(dev.gemm_end.unwrap_or(0)),
-                gemm_start_ps: dev.gemm_start,
-                gemm_end_ps: if self.run.has_gemm() {
-                    dev.gemm_end
-                } else {
-                    None
-                },
-                rs_start_ps: if fused {
-                    first_send(dev)
-                } else {
-                    dev.coll.as_ref().and_then(|c| c.started_at())
-                },
+                end_ps: ops.iter().map(|o| o.end_ps).max().unwrap_or(0),
+                gemm_start_ps: gemm_start.unwrap_or(0),
+                gemm_end_ps: gemm_end,
+                rs_start_ps: rs_start,
                 rs_end_ps: rs_end,
                 mem: dev.mem.mem.finish(end),
                 mem_tck_ps: dev.mem.clk.time_of(1),
@@ -186,10 +344,11 @@ impl Sim<'_> {
                 compute_busy_ps: dev.cus.compute_busy_ps(),
                 tracker_stall_ps: dev.tracking.as_ref().map_or(0, |t| t.stall_ps()),
                 tracker_peak_occupancy: dev.tracking.as_ref().map_or(0, |t| t.peak_occupancy()),
-                mca_threshold: dev.fused.mca_threshold,
-                spans: spans_of(dev, fused),
+                mca_threshold: dev.mca_threshold,
+                spans,
                 bandwidth: dev.bw.streams(),
                 channel_bandwidth: dev.bw.channels(),
+                ops,
             });
         }
         if self.symmetric {

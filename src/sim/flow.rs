@@ -1,5 +1,5 @@
 //! How work moves between a device's components: memory completions back
-//! to whoever asked, a GEMM tile's output to where the run sends it, a
+//! to whoever asked, a workgroup's output to where the run sends it, a
 //! fused pair's tiles through the tracker, the DMA engines and the links,
 //! and packets onto the wire and off it.
 
@@ -7,17 +7,18 @@ use super::Sim;
 use super::device::{DmaIo, GemmIo, TrackIo};
 use super::event::{Ev, Then, Unit};
 use super::memport::LINE;
+use super::plan::{OpPlan, Output};
 use crate::collective::StoreTarget;
-use crate::gpu::{GemmEvent, GemmStep};
+use crate::gpu::{GemmEvent, GemmStep, Kernel};
 use crate::mem::{Op as MemOp, Stream};
 use crate::net::Packet;
 use crate::t3::Updates;
 
 impl Sim<'_> {
     /// A memory operation is done: its continuation runs.
-    pub(super) fn op_done(&mut self, d: u32, op: u32) {
+    pub(super) fn op_done(&mut self, d: u32, mop: u32) {
         self.progress_at = self.now;
-        let then = self.devs[d as usize].mem.take(op);
+        let then = self.devs[d as usize].mem.take(mop);
         match then {
             Then::Fill { addr } => {
                 let now = self.now;
@@ -30,29 +31,47 @@ impl Sim<'_> {
                 };
                 dev.cus.fill_done(addr, &mut io);
             }
-            Then::Store { tile } => self.tile_stored(d, tile),
-            Then::Coll(tag) => self.with_collective(d, |c, env| c.mem_done(tag, env)),
-            Then::TileUpdates { tile } => self.tile_complete(d, tile),
-            Then::DmaRead { tile, start } => {
+            Then::Store { op, tile } => self.tile_stored(d, op as usize, tile),
+            Then::Coll { op, tag } => {
+                self.with_collective(d, op as usize, |c, env| c.mem_done(tag, env))
+            }
+            Then::TileUpdates { op, tile } => self.tile_complete(d, op as usize, tile),
+            Then::DmaRead { op, tile, start } => {
                 self.devs[d as usize].dma.read_done(start, self.now);
-                let dst = self.sched().forward(d, self.buffer.chunk_of(tile));
-                let bytes = self.g.tile_span(tile).1;
-                let v = self.devs[d as usize].acc[tile as usize];
+                let op = op as usize;
+                let c = self.plan.coll(op);
+                let rank = self.plan.rank(op, d);
+                let sched = c.algo.fused().expect("fused collectives have a schedule");
+                let dst = sched.forward(rank, c.buffer.chunk_of(tile));
+                let bytes = c.buffer.tile_bytes(tile);
+                let v = self.devs[d as usize].vals[c.values][tile as usize];
                 if let Some(dst) = dst {
-                    self.send(d, dst, Unit::Tile { tile }, bytes, vec![v]);
+                    let dst = c.ranks[dst as usize];
+                    self.send(
+                        d,
+                        dst,
+                        Unit::Tile {
+                            op: op as u32,
+                            tile,
+                        },
+                        bytes,
+                        vec![v],
+                    );
                 }
                 self.pump_dma(d);
             }
+            Then::SendRead { op } => self.send_read(d, op as usize),
+            Then::RecvLanded { op, bytes } => self.recv_landed(d, op as usize, bytes),
         }
     }
 
-    // ----- GEMM -----
+    // ----- CUs -----
 
-    /// Launches device `d`'s GEMM on its CUs.
-    pub(super) fn launch_gemm(&mut self, d: u32) {
+    /// Launches op `op`'s kernel on device `d`'s CUs.
+    pub(super) fn launch_kernel(&mut self, d: u32, op: usize) {
         let now = self.now;
         let dev = &mut self.devs[d as usize];
-        let Some(k) = dev.gemm.take() else {
+        let Some(k) = dev.ops[op].pending.take() else {
             return;
         };
         let mut io = GemmIo {
@@ -61,10 +80,30 @@ impl Sim<'_> {
             q: &mut self.q,
             mem: &mut dev.mem,
         };
-        dev.cus.launch(k, &mut io);
+        let id = dev.cus.launch(k, &mut io);
+        dev.ops[op].kernel = Some(id);
+        if dev.kernel_op.len() <= id as usize {
+            dev.kernel_op.resize(id as usize + 1, usize::MAX);
+        }
+        dev.kernel_op[id as usize] = op;
+        if let OpPlan::Gemm(g) = &self.plan.ops[op]
+            && let Some(c) = g.beside
+        {
+            self.launch(d, c);
+        }
     }
 
-    pub(super) fn start_tile(&mut self, d: u32, slot: u32) {
+    /// Op `op`'s kernel, launched or not.
+    pub(super) fn kernel_of(&self, d: u32, op: usize) -> &Kernel {
+        let st = &self.devs[d as usize].ops[op];
+        match (&st.pending, st.kernel) {
+            (Some(k), _) => k,
+            (None, Some(id)) => self.devs[d as usize].cus.kernel(id),
+            (None, None) => panic!("op {op} has no kernel"),
+        }
+    }
+
+    pub(super) fn start_slot(&mut self, d: u32, slot: u32) {
         let now = self.now;
         let dev = &mut self.devs[d as usize];
         let mut io = GemmIo {
@@ -91,39 +130,62 @@ impl Sim<'_> {
             GemmStep::StepData => dev.cus.step_data(ev.slot, k, &mut io),
             GemmStep::StepDone => {
                 self.progress_at = now;
-                if let Some((_, tile)) = dev.cus.step_done(ev.slot, k, &mut io) {
-                    self.tile_computed(d, tile);
-                    self.start_tile(d, ev.slot);
+                if let Some((kernel, wg)) = dev.cus.step_done(ev.slot, k, &mut io) {
+                    let op = dev.kernel_op[kernel as usize];
+                    match &self.plan.ops[op] {
+                        OpPlan::Gemm(_) => self.tile_computed(d, op, wg),
+                        _ => self.retire(d, op),
+                    }
+                    self.start_slot(d, ev.slot);
                 }
             }
         }
     }
 
-    /// A tile's last step ended: its output goes where the run sends it.
-    fn tile_computed(&mut self, d: u32, tile: u64) {
-        let bytes = self.g.tile_span(tile).1;
-        if !self.run.fused() {
-            let op = self.devs[d as usize]
-                .mem
-                .open(self.now, Then::Store { tile });
-            let addr = self.g.c_addr(d, tile);
-            self.issue(d, op, addr, bytes, MemOp::Write, Stream::GemmWrite);
-            return;
-        }
-        let chunk = self.buffer.chunk_of(tile);
-        let v = super::values::sig(&self.g, d, tile);
-        match self.sched().store_target(d, chunk) {
+    /// A GEMM tile's last step ended: its output goes where the run sends
+    /// it.
+    fn tile_computed(&mut self, d: u32, op: usize, tile: u64) {
+        let plan = self.plan.clone();
+        let g = plan.gemm(op);
+        let bytes = g.geom.tile_span(tile).1;
+        let coll = match g.output {
+            Output::Store => {
+                let m = self.devs[d as usize].mem.open(
+                    self.now,
+                    Then::Store {
+                        op: op as u32,
+                        tile,
+                    },
+                );
+                let rank = g.consumer.map_or(d, |c| plan.rank(c, d));
+                let addr = g.geom.c_addr(rank, tile);
+                self.issue(d, m, addr, bytes, MemOp::Write, Stream::GemmWrite);
+                return;
+            }
+            Output::Fused { coll } => coll,
+        };
+        let c = plan.coll(coll);
+        let rank = plan.rank(coll, d);
+        let sched = c.algo.fused().expect("fused collectives have a schedule");
+        let chunk = c.buffer.chunk_of(tile);
+        let v = super::values::sig(&c.buffer, c.values, rank, tile);
+        match sched.store_target(rank, chunk) {
             StoreTarget::Remote(peer) => {
                 // remote_map: the stores travel to the peer as updates.
-                self.send(d, peer, Unit::Tile { tile }, bytes, vec![v]);
-                self.stage1_tile_done(d);
+                let unit = Unit::Tile {
+                    op: coll as u32,
+                    tile,
+                };
+                self.send(d, c.ranks[peer as usize], unit, bytes, vec![v]);
+                self.stage1_tile_done(d, op, coll);
             }
             StoreTarget::Local => {
-                let expected = self.expected_updates(d, tile);
+                let expected = self.expected_updates(coll, rank, tile);
                 self.track(
                     d,
+                    coll,
                     Updates {
-                        tile,
+                        tile: tile + c.tile_base,
                         expected,
                         offset: 0,
                         bytes,
@@ -131,62 +193,71 @@ impl Sim<'_> {
                         value: Some(v),
                     },
                 );
-                self.retire_tile(d);
+                self.retire(d, op);
             }
         }
     }
 
-    /// The tracker's expected count for `tile` on device `d`: every
-    /// contribution the collective brings it, one update per line each.
-    fn expected_updates(&self, d: u32, tile: u64) -> u32 {
-        let contributions = self.sched().contributions(d, self.buffer.chunk_of(tile));
-        contributions * (self.g.tile_span(tile).1 / LINE) as u32
+    /// The tracker's expected count for a tile of fused collective `coll`
+    /// on the device of rank `rank`: every contribution the collective
+    /// brings it, one update per line each.
+    fn expected_updates(&self, coll: usize, rank: u32, tile: u64) -> u32 {
+        let c = self.plan.coll(coll);
+        let sched = c.algo.fused().expect("fused collectives have a schedule");
+        let contributions = sched.contributions(rank, c.buffer.chunk_of(tile));
+        contributions * (c.buffer.tile_bytes(tile) / LINE) as u32
     }
 
-    /// A tile's stores are done.
-    fn tile_stored(&mut self, d: u32, tile: u64) {
-        let v = super::values::sig(&self.g, d, tile);
-        let dev = &mut self.devs[d as usize];
-        dev.acc[tile as usize] = dev.acc[tile as usize].wrapping_add(v);
-        if self.run.decomposed() {
-            let (chunk, slice) = self.buffer.slice_of(tile);
-            let i = (chunk * self.buffer.slices() + slice) as usize;
-            self.devs[d as usize].slice_stored[i] += 1;
-            if self.slice_is_stored(d, chunk, slice) {
-                self.with_collective(d, |c, env| c.input_ready(chunk, slice, env));
+    /// A GEMM tile's stores are done.
+    fn tile_stored(&mut self, d: u32, op: usize, tile: u64) {
+        let plan = self.plan.clone();
+        if let Some(c) = plan.gemm(op).consumer {
+            let cp = plan.coll(c);
+            let v = super::values::sig(&cp.buffer, cp.values, plan.rank(c, d), tile);
+            let a = &mut self.devs[d as usize].vals[op][tile as usize];
+            *a = a.wrapping_add(v);
+        }
+        if let Some(c) = plan.gemm(op).beside {
+            let cp = plan.coll(c);
+            let (chunk, slice) = cp.buffer.slice_of(tile);
+            let i = (chunk * cp.buffer.slices() + slice) as usize;
+            self.devs[d as usize].ops[c].slice_stored[i] += 1;
+            if self.slice_is_stored(d, c, chunk, slice) {
+                self.with_collective(d, c, |k, env| k.input_ready(chunk, slice, env));
             }
         }
-        self.retire_tile(d);
+        self.retire(d, op);
     }
 
-    pub(super) fn slice_is_stored(&self, d: u32, chunk: u32, slice: u32) -> bool {
-        let want = self.buffer.slice_tiles(chunk, slice);
-        self.devs[d as usize].slice_stored[(chunk * self.buffer.slices() + slice) as usize] as u64
+    pub(super) fn slice_is_stored(&self, d: u32, c: usize, chunk: u32, slice: u32) -> bool {
+        let b = &self.plan.coll(c).buffer;
+        let want = b.slice_tiles(chunk, slice);
+        self.devs[d as usize].ops[c].slice_stored[(chunk * b.slices() + slice) as usize] as u64
             == want.end - want.start
     }
 
-    /// One more of the GEMM's tiles has its output posted.
-    fn retire_tile(&mut self, d: u32) {
-        if self.devs[d as usize].cus.retire(0) {
-            self.gemm_finished(d);
+    /// One more of op `op`'s workgroups has its output posted.
+    fn retire(&mut self, d: u32, op: usize) {
+        let Some(k) = self.devs[d as usize].ops[op].kernel else {
+            return;
+        };
+        if self.devs[d as usize].cus.retire(k) {
+            self.op_end(d, op);
         }
-    }
-
-    pub(super) fn gemm_finished(&mut self, d: u32) {
-        self.devs[d as usize].gemm_end = Some(self.now);
-        if std::mem::take(&mut self.stop_at_gemm_end) {
-            self.gemm_ended = Some(d);
-        }
-        self.start_collective(d);
     }
 
     // ----- T3: track & trigger -----
 
-    fn stage1_tile_done(&mut self, d: u32) {
-        self.retire_tile(d);
-        let f = &mut self.devs[d as usize].fused;
+    fn stage1_tile_done(&mut self, d: u32, gemm: usize, coll: usize) {
+        self.retire(d, gemm);
+        let Some(f) = self.devs[d as usize].ops[coll].fused.as_mut() else {
+            return;
+        };
         f.stage1_left -= 1;
-        if f.stage1_left == 0 && self.run.derives_mca_threshold() {
+        if f.stage1_left == 0
+            && self.run.derives_mca_threshold()
+            && self.devs[d as usize].mca_threshold.is_none()
+        {
             // The first stage runs before this device's own communication
             // reaches its memory in earnest: its mean compute occupancy per
             // channel is the GEMM's memory intensity. Communication may
@@ -201,13 +272,16 @@ impl Sim<'_> {
             let cap = k.read_queue + k.write_queue;
             let th = ((per_channel.ceil() as u32) + 1).clamp(1, cap);
             dev.mem.mem.set_mca_threshold(th);
-            dev.fused.mca_threshold = Some(th);
+            dev.mca_threshold = Some(th);
         }
     }
 
-    /// Counts updates in the tracker and sends them to memory.
-    fn track(&mut self, d: u32, u: Updates) {
+    /// Counts updates to a tile of fused collective `coll` in the tracker
+    /// and sends them to memory.
+    fn track(&mut self, d: u32, coll: usize, u: Updates) {
         let now = self.now;
+        let plan = self.plan.clone();
+        let c = plan.coll(coll);
         let dev = &mut self.devs[d as usize];
         let Some(tracking) = dev.tracking.as_mut() else {
             return;
@@ -215,10 +289,13 @@ impl Sim<'_> {
         let mut io = TrackIo {
             now,
             dev: d,
+            op: coll as u32,
+            rank: plan.rank(coll, d),
+            tile_base: c.tile_base,
             q: &mut self.q,
             mem: &mut dev.mem,
-            acc: &mut dev.acc,
-            g: &self.g,
+            vals: &mut dev.vals[c.values],
+            buffer: &c.buffer,
             probe: self.probe.as_mut(),
         };
         tracking.submit(u, &mut io);
@@ -226,13 +303,19 @@ impl Sim<'_> {
 
     /// All updates of a tracked tile are performed: trigger its DMA, or
     /// count it final when the device owns the chunk.
-    fn tile_complete(&mut self, d: u32, tile: u64) {
-        let chunk = self.buffer.chunk_of(tile);
-        if self.sched().forward(d, chunk).is_none() {
-            let f = &mut self.devs[d as usize].fused;
+    fn tile_complete(&mut self, d: u32, coll: usize, tile: u64) {
+        let plan = self.plan.clone();
+        let c = plan.coll(coll);
+        let rank = plan.rank(coll, d);
+        let sched = c.algo.fused().expect("fused collectives have a schedule");
+        if sched.forward(rank, c.buffer.chunk_of(tile)).is_none() {
+            let Some(f) = self.devs[d as usize].ops[coll].fused.as_mut() else {
+                return;
+            };
             f.finals += 1;
-            if f.finals == self.buffer.chunk_len() {
+            if f.finals == c.buffer.chunk_len() {
                 f.end = Some(self.now);
+                self.fused_done(d, coll);
             }
         } else {
             let now = self.now;
@@ -242,21 +325,32 @@ impl Sim<'_> {
                 dev: d,
                 q: &mut self.q,
                 mem: &mut dev.mem,
-                g: &self.g,
+                plan: &plan,
             };
-            dev.dma.trigger(tile, &mut io);
+            dev.dma.trigger(tile + c.tile_base, &mut io);
+        }
+    }
+
+    /// The fused part of collective `coll` is done on device `d`: what the
+    /// algorithm runs after it starts, or the collective ends.
+    fn fused_done(&mut self, d: u32, coll: usize) {
+        if self.devs[d as usize].ops[coll].coll.is_some() {
+            self.with_collective(d, coll, |k, env| k.start(env));
+        } else {
+            self.op_end(d, coll);
         }
     }
 
     fn pump_dma(&mut self, d: u32) {
         let now = self.now;
+        let plan = self.plan.clone();
         let dev = &mut self.devs[d as usize];
         let mut io = DmaIo {
             now,
             dev: d,
             q: &mut self.q,
             mem: &mut dev.mem,
-            g: &self.g,
+            plan: &plan,
         };
         dev.dma.pump(&mut io);
     }
@@ -281,7 +375,7 @@ impl Sim<'_> {
             arrivals,
             now,
             symmetric,
-            g,
+            plan,
             ..
         } = self;
         let p = &mut devs[d as usize].ports[port as usize];
@@ -289,9 +383,11 @@ impl Sim<'_> {
         let retry = p.pump(*now, &mut links[link], |del, mut pkt| {
             // In the symmetric shortcut a tile sent is the one the
             // neighbour sends at the same point: one chunk further round.
-            if let (true, Unit::Tile { tile }) = (*symmetric, pkt.unit) {
+            if let (true, Unit::Tile { op, tile }) = (*symmetric, pkt.unit) {
+                let b = &plan.coll(op as usize).buffer;
                 pkt.unit = Unit::Tile {
-                    tile: (tile + g.chunk_tiles(0).end) % g.tiles(),
+                    op,
+                    tile: (tile + b.chunk_len()) % b.tiles(),
                 };
             }
             // Arrivals come before the receiver's own events of the same
@@ -327,12 +423,16 @@ impl Sim<'_> {
             }
         }
         match p.unit {
-            Unit::Tile { tile } => {
+            Unit::Tile { op, tile } => {
                 // Remote stores and DMA'd tiles land as near-memory updates,
                 // counted by this device's tracker.
-                let expected = self.expected_updates(d, tile);
+                let op = op as usize;
+                let c = self.plan.coll(op);
+                let expected = self.expected_updates(op, self.plan.rank(op, d), tile);
+                let tile = tile + c.tile_base;
                 self.track(
                     d,
+                    op,
                     Updates {
                         tile,
                         expected,
@@ -343,9 +443,14 @@ impl Sim<'_> {
                     },
                 );
             }
-            Unit::Coll(tag) => {
+            Unit::Coll { op, tag } => {
                 let (offset, bytes, vals) = (p.offset, p.bytes, p.vals);
-                self.with_collective(d, |c, env| c.arrival(tag, offset, bytes, vals, env));
+                self.with_collective(d, op as usize, |c, env| {
+                    c.arrival(tag, offset, bytes, vals, env)
+                });
+            }
+            Unit::Transfer { op } => {
+                self.transfer_arrived(d, op as usize, p.offset, p.bytes, p.vals)
             }
         }
     }

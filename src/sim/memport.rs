@@ -113,7 +113,7 @@ impl MemPort {
     /// Frees a completed operation, returning what it was for.
     pub fn take(&mut self, op: u32) -> Then {
         self.free_ops.push(op);
-        std::mem::replace(&mut self.ops[op as usize].then, Then::Store { tile: 0 })
+        std::mem::replace(&mut self.ops[op as usize].then, Then::Fill { addr: 0 })
     }
 
     /// One request of `op` completed at `t`; returns when the operation is

@@ -1,16 +1,18 @@
-//! One simulated run of a trace's GEMM -> reduce-scatter pair on every
-//! device, composed from components as a [`Run`] says, under one global
-//! event queue in picoseconds.
+//! One simulated run of a trace's op graph on every device, composed from
+//! components as a [`Run`] says, under one global event queue in
+//! picoseconds.
 //!
-//! Each device has a GEMM engine (`gpu`), a memory system (`mem`, behind
-//! [`memport::MemPort`]), output ports on its links (`net`), and, as the run
-//! needs them, a collective kernel (`collective`), the tracker and DMA
-//! engines (`t3`). Components own their state; they ask the simulation for
-//! memory operations, packets and wake-ups through small environment
-//! traits, and are called back with typed events ([`event::Ev`],
-//! [`event::Then`]). This module routes those calls; `flow` holds how a
-//! tile's output and a fused pair move between components, `finish` the
-//! checks and results.
+//! Each device has CUs (`gpu`: workgroup slots, the L2, launched kernels),
+//! a memory system (`mem`, behind [`memport::MemPort`]), output ports on
+//! its links (`net`), and, as the run needs them, collective kernels
+//! (`collective`), the tracker and DMA engines (`t3`). Components own their
+//! state; they ask the simulation for memory operations, packets and
+//! wake-ups through small environment traits, and are called back with
+//! typed events ([`event::Ev`], [`event::Then`]). `plan` decides before the
+//! run what each op is and how it executes; `ops` starts and ends ops as
+//! their dependencies finish; `flow` moves a tile's output and a fused
+//! pair between components; `transfer` runs compute ops, sends and recvs;
+//! `finish` checks and reports.
 
 mod collective;
 mod device;
@@ -18,23 +20,26 @@ mod event;
 mod finish;
 mod flow;
 mod memport;
+mod ops;
+mod plan;
 pub mod probe;
 mod share;
+mod transfer;
 mod values;
 
 pub use share::run_sharing_gemm;
+pub use values::signature;
 
-use crate::collective::{ChunkedBuffer, Collective};
 use crate::config::HwConfig;
 use crate::engine::{EventKey, EventQueue, Ps};
 use crate::error::{Error, InputError, Location, Result};
-use crate::gpu::gemm::GemmGeom;
 use crate::modes::Run;
 use crate::net::{Link, Packet, Topology};
 use crate::stats::SimResult;
 use crate::trace::Trace;
 use device::Dev;
 use event::{Ev, Unit};
+use plan::Plan;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -67,24 +72,21 @@ impl Default for SimOptions {
     }
 }
 
-/// Signature of a contribution: see [`signature`].
-pub use values::signature;
-
 /// One simulation of the devices under a [`Run`].
 pub struct Sim<'a> {
     cfg: &'a HwConfig,
     run: Run,
     opts: SimOptions,
-    g: Arc<GemmGeom>,
+    plan: Arc<Plan>,
     n: u32,
     topo: Arc<dyn Topology>,
-    coll: Arc<dyn Collective>,
-    buffer: ChunkedBuffer,
     links: Vec<Link>,
-    devs: Vec<Dev>,
-    q: EventQueue<Ev>,
     /// Per link, the simulated device and port that send on it.
     link_owner: Vec<Option<(u32, u32)>>,
+    /// The simulated devices: device `i` at index `i` (only device 0 in the
+    /// symmetric shortcut).
+    devs: Vec<Dev>,
+    q: EventQueue<Ev>,
     /// Per link, packets on the wire in arrival order, each with its place
     /// in the event order: a link's arrivals are in time order, so only
     /// the first is in `q` (thousands of packets may be in flight, and a
@@ -110,45 +112,46 @@ pub struct Sim<'a> {
 
 impl<'a> Sim<'a> {
     pub fn new(trace: &Trace, cfg: &'a HwConfig, run: Run, opts: SimOptions) -> Result<Sim<'a>> {
-        let gemm = trace
-            .gemm()
-            .ok_or_else(|| Error::Check("the trace has no GEMM to replay".into()))?;
         let n = trace.tp;
-        let g = GemmGeom::new(gemm, n);
-        if g.end > cfg.mem.capacity_bytes() {
+        let scales: Vec<f64> = (0..n).map(|d| trace.device(d).link_bw_scale).collect();
+        let topo: Arc<dyn Topology> =
+            crate::net::topology::build(&cfg.link.topology, scales)?.into();
+        let plan = Plan::new(trace, cfg, run, topo.as_ref())?;
+        if plan.mem_bytes > cfg.mem.capacity_bytes() {
+            let what = if plan.single_pair {
+                "the GEMM's operands and output need"
+            } else {
+                "the trace's operands and buffers need"
+            };
             return Err(InputError::new(
                 Location::file(cfg.name.clone()),
                 "mem",
                 format!(
-                    "the GEMM's operands and output need {} MB per device but the memory holds {} MB",
-                    g.end >> 20,
+                    "{what} {} MB per device but the memory holds {} MB",
+                    plan.mem_bytes >> 20,
                     cfg.mem.capacity_bytes() >> 20
                 ),
             )
             .into());
         }
-        if g.k_steps > u32::MAX as u64 {
-            return Err(InputError::new(
-                Location::file(trace.name.clone()),
-                "ops",
-                format!(
-                    "the GEMM has {} k-steps; at most {} are supported",
-                    g.k_steps,
-                    u32::MAX
-                ),
-            )
-            .into());
+        for op in plan.graph.ops() {
+            if let Some(g) = op.gemm()
+                && g.k_steps() > u32::MAX as u64
+            {
+                return Err(InputError::new(
+                    Location::file(trace.name.clone()),
+                    format!("ops[{}]", op.trace_index),
+                    format!(
+                        "the GEMM has {} k-steps; at most {} are supported",
+                        g.k_steps(),
+                        u32::MAX
+                    ),
+                )
+                .into());
+            }
         }
-        let g = Arc::new(g);
-        let scales: Vec<f64> = (0..n).map(|d| trace.device(d).link_bw_scale).collect();
-        let topo: Arc<dyn Topology> =
-            crate::net::topology::build(&cfg.link.topology, scales)?.into();
         let links = topo.build_links(&cfg.link)?;
-        let coll: Arc<dyn Collective> = crate::collective::by_name("ring-reduce-scatter", n)
-            .ok_or_else(|| Error::Check("no ring reduce-scatter".into()))?
-            .into();
-        let buffer = ChunkedBuffer::over_gemm_output(&g, SLICE_BYTES);
-        let symmetric = opts.allow_symmetry && trace.is_symmetric();
+        let symmetric = opts.allow_symmetry && plan.symmetric(trace);
         let sim_devs = if symmetric { 1 } else { n };
         let mut devs = Vec::new();
         for d in 0..sim_devs {
@@ -157,10 +160,8 @@ impl<'a> Sim<'a> {
                 trace,
                 cfg,
                 run,
-                &g,
-                coll.as_ref(),
+                &plan,
                 topo.as_ref(),
-                &buffer,
                 symmetric,
             )?);
         }
@@ -176,20 +177,23 @@ impl<'a> Sim<'a> {
             .map(|l| l.serialise_ps(l.packet_bytes() as u64) + 2 * l.latency_ps())
             .max()
             .unwrap_or(0);
-        let watchdog_ps = opts.watchdog_ps.max(round_trip.saturating_mul(4));
+        // A watchdog the user set is theirs; the default one grows with the
+        // links.
+        let watchdog_ps = if opts.watchdog_ps == DEFAULT_WATCHDOG_PS {
+            opts.watchdog_ps.max(round_trip.saturating_mul(4))
+        } else {
+            opts.watchdog_ps
+        };
         Ok(Sim {
-            watchdog_ps,
-            link_owner,
             cfg,
             run,
             opts,
-            g,
+            plan: Arc::new(plan),
             n,
             arrivals: links.iter().map(|_| Default::default()).collect(),
             topo,
-            coll,
-            buffer,
             links,
+            link_owner,
             devs,
             q: EventQueue::new(),
             now: 0,
@@ -197,17 +201,11 @@ impl<'a> Sim<'a> {
             comps: Vec::new(),
             symmetric,
             progress_at: 0,
+            watchdog_ps,
             probe: None,
             stop_at_gemm_end: false,
             gemm_ended: None,
         })
-    }
-
-    /// The fused schedule of the run's collective.
-    fn sched(&self) -> &dyn crate::collective::FusedSchedule {
-        self.coll
-            .fused()
-            .expect("the run's collective is a reduce-scatter, which has a fused schedule")
     }
 
     /// Lets `probe` watch the run (the RTL co-simulation).
@@ -219,28 +217,11 @@ impl<'a> Sim<'a> {
         self
     }
 
-    /// Runs to completion and checks every device's reduced chunk.
+    /// Runs to completion and checks every collective's result.
     pub fn run(mut self) -> Result<SimResult> {
         self.start();
         self.run_events()?;
         self.end()
-    }
-
-    /// Starts every simulated device's work.
-    fn start(&mut self) {
-        for d in 0..self.devs.len() as u32 {
-            if self.run.has_gemm() {
-                self.launch_gemm(d);
-                if self.devs[d as usize].gemm_kernel().workgroups() == 0 {
-                    self.gemm_finished(d);
-                }
-                if self.run.decomposed() {
-                    self.start_collective(d);
-                }
-            } else {
-                self.start_collective(d);
-            }
-        }
     }
 
     /// Processes events until none is left (false), or until the event in
@@ -301,6 +282,10 @@ impl<'a> Sim<'a> {
                 self.devs[dev as usize].ports[port as usize].retry_due();
                 self.pump_port(dev, port);
             }
+            Ev::Timer { dev, op } => {
+                self.progress_at = self.now;
+                self.op_end(dev, op as usize);
+            }
         }
     }
 
@@ -334,7 +319,7 @@ impl<'a> Sim<'a> {
         let mut comps = std::mem::take(&mut self.comps);
         comps.extend(dev.mem.mem.drain_completions());
         if let Some(p) = &mut self.probe {
-            p.memory(d, &mut dev.mem.mem, &comps);
+            p.memory(dev.id, &mut dev.mem.mem, &comps);
         }
         for c in comps.drain(..) {
             let op = c.tag as u32;

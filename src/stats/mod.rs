@@ -38,6 +38,18 @@ pub struct DevResult {
     pub bandwidth: Vec<BandwidthSeries>,
     /// DRAM bandwidth over time per channel.
     pub channel_bandwidth: Vec<BandwidthSeries>,
+    /// When each op of the trace ran on the device (ops it ran, in graph
+    /// order).
+    pub ops: Vec<OpTime>,
+}
+
+/// When one op ran on one device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpTime {
+    /// Index in the trace's op graph.
+    pub op: usize,
+    pub start_ps: Ps,
+    pub end_ps: Ps,
 }
 
 /// Everything a run produced.
@@ -51,11 +63,11 @@ pub struct SimResult {
     pub symmetric: bool,
 }
 
-/// The isolated runs every comparison needs.
+/// The isolated runs every comparison needs: each op of the trace alone,
+/// by its index in the op graph.
 #[derive(Debug, Clone)]
 pub struct Baselines {
-    pub gemm_alone: SimResult,
-    pub rs_alone: SimResult,
+    pub alone: Vec<SimResult>,
 }
 
 /// Busy periods of one resource, merged when they overlap or nearly touch
